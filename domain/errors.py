@@ -1,0 +1,62 @@
+"""Errors a responder can act on: each message says what was wrong and what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from domain.model import Status
+
+
+class DomainError(Exception):
+    """Base for every refusal the domain makes; `str(err)` is fit to show a responder."""
+
+
+class IncidentValidationError(DomainError):
+    """Input that cannot become (part of) an incident."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class IncidentNotFoundError(DomainError):
+    def __init__(self, incident_id: int) -> None:
+        super().__init__(f"INC-{incident_id} does not exist in this workspace.")
+        self.incident_id = incident_id
+
+
+class NotAuthorizedError(DomainError):
+    """The actor is not among the responders allowed to change incidents."""
+
+
+def _describe(statuses: Iterable[Status]) -> str:
+    names = [s.value for s in statuses]
+    return ", ".join(names) if names else "none (this is a final status)"
+
+
+class InvalidTransitionError(DomainError):
+    """A status move the lifecycle table does not allow."""
+
+    def __init__(self, current: Status, target: Status, allowed: frozenset[Status]) -> None:
+        self.current = current
+        self.target = target
+        self.allowed = allowed
+        ordered = sorted(allowed, key=list(Status).index)
+        reason = f"it is already {current.value}" if current == target else f"it is {current.value}"
+        super().__init__(
+            f"Cannot move to {target.value}: {reason}. Allowed from {current.value}: {_describe(ordered)}."
+        )
+
+
+class StaleStatusError(InvalidTransitionError):
+    """The incident left the status the actor saw (a stale card, or a lost race)."""
+
+    def __init__(
+        self, expected: Status, current: Status, target: Status, allowed: frozenset[Status]
+    ) -> None:
+        super().__init__(current, target, allowed)
+        self.expected = expected
+        self.args = (
+            f"Nothing applied: this card showed {expected.value}, but the incident is now "
+            f"{current.value} (someone changed it first).",
+        )
