@@ -1,0 +1,110 @@
+"""Block Kit rendering: pure functions from domain objects to Slack payload dicts.
+
+Cards, lists and the declare modal live in their own modules and are re-exported here, so callers
+import from `bot.blocks` only. User text is escaped by `bot.escaping` and nowhere else.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+from bot.blocks_card import (
+    ACTIONS_BLOCK_ID,
+    BUTTON_VALUE_MAX,
+    TRANSITION_ACTION_PREFIX,
+    button_value,
+    card_text,
+    describe_event,
+    parse_button_value,
+    render_card,
+    transition_action_id,
+)
+from bot.blocks_list import NEXT_PAGE_ACTION_ID, format_age, list_heading, render_list
+from bot.blocks_modal import (
+    DECLARE_CALLBACK_ID,
+    declare_errors_response,
+    parse_declare_submission,
+    render_declare_modal,
+)
+from bot.escaping import escape_mrkdwn, escape_truncated, mention, mrkdwn, plain_text
+
+__all__ = [
+    "ACTIONS_BLOCK_ID",
+    "BUTTON_VALUE_MAX",
+    "DECLARE_CALLBACK_ID",
+    "NEXT_PAGE_ACTION_ID",
+    "TRANSITION_ACTION_PREFIX",
+    "USAGE",
+    "button_value",
+    "card_text",
+    "declare_errors_response",
+    "describe_event",
+    "format_age",
+    "list_heading",
+    "parse_button_value",
+    "parse_declare_submission",
+    "render_card",
+    "render_declare_modal",
+    "render_error",
+    "render_help",
+    "render_list",
+    "render_thread_update",
+    "transition_action_id",
+]
+
+SECTION_TEXT_MAX = 3000
+
+# Every subcommand of SPEC §4, keyed by its first word; listeners pass these to `render_error`.
+USAGE: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "help": "/incident help",
+        "new": "/incident new [sev1-4] <title>",
+        "list": "/incident list [active|resolved|closed|all] [sev1-4]",
+        "show": "/incident show <id>",
+        "status": "/incident ack|mitigate|resolve|close|reopen <id> [note]",
+        "sev": "/incident sev <id> <sev1-4>",
+        "assign": "/incident assign <id> <@user>",
+        "note": "/incident note <id> <text>",
+    }
+)
+
+_HELP_LINES: tuple[tuple[str, str], ...] = (
+    (USAGE["help"], "this help"),
+    (USAGE["new"], "declare an incident (default sev3; alias `declare`)"),
+    ("/incident new", "open a form to declare an incident with a description"),
+    (USAGE["list"], "list incidents, newest first (default: active)"),
+    (USAGE["show"], "show an incident's card and latest timeline"),
+    (USAGE["status"], "change the status"),
+    (USAGE["sev"], "change the severity"),
+    (USAGE["assign"], "set the incident commander"),
+    (USAGE["note"], "add a note to the timeline"),
+)
+
+
+def render_help() -> list[dict[str, Any]]:
+    lines = [f"`{escape_mrkdwn(usage)}` — {what}" for usage, what in _HELP_LINES]
+    footer = "An `<id>` may be written `42`, `INC-42` or `inc-42`."
+    return [
+        {"type": "header", "text": plain_text("Incident commands", 150)},
+        {"type": "section", "text": mrkdwn("\n".join(lines))},
+        {"type": "context", "elements": [mrkdwn(escape_mrkdwn(footer))]},
+    ]
+
+
+def render_error(message: str, usage: str | None = None) -> list[dict[str, Any]]:
+    """An ephemeral refusal: what was wrong (escaped), and the right form when there is one."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": mrkdwn(f":warning: {escape_truncated(message, SECTION_TEXT_MAX - 20)}")}
+    ]
+    if usage:
+        blocks.append({"type": "context", "elements": [mrkdwn(f"Usage: `{escape_truncated(usage, 2000)}`")]})
+    return blocks
+
+
+def render_thread_update(actor_id: str, summary: str, note: str | None) -> str:
+    """`<@U1> resolved INC-42: <note>`; `summary` is built by callers from safe pieces."""
+    text = f"{mention(actor_id)} {summary}"
+    if note:
+        text += f": {escape_mrkdwn(note)}"
+    return text

@@ -1,0 +1,120 @@
+"""Engine and session factory built from a URL (never at import), and the ADR-001 schema check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = structlog.get_logger(__name__)
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Build an `AsyncEngine` with `pool_pre_ping=True`; SQLite made safe for concurrent writers."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+        _make_sqlite_serializable(engine)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _make_sqlite_serializable(engine: AsyncEngine) -> None:
+    """WAL, a busy timeout, and `BEGIN IMMEDIATE` so writers queue at BEGIN instead of failing.
+
+    pysqlite's own transaction handling begins lazily and deferred, so two transactions that both read
+    and then write would deadlock into "database is locked". SQLAlchemy's documented recipe turns that
+    off and emits the BEGIN itself.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    if url is not None:
+        cfg.attributes["database_url"] = url
+    return cfg
+
+
+def alembic_head() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaState:
+    reachable: bool
+    current: str | None
+    head: str | None
+    error: str | None = None
+
+    @property
+    def at_head(self) -> bool:
+        return self.reachable and self.current is not None and self.current == self.head
+
+    def reason(self) -> str:
+        if not self.reachable:
+            return f"database unreachable: {self.error}"
+        if self.current is None:
+            return f"database not migrated (head is {self.head}); run `incident-tracker migrate`"
+        if not self.at_head:
+            return f"schema at {self.current}, head is {self.head}; run `incident-tracker migrate`"
+        return "ok"
+
+
+async def read_schema_state(engine: AsyncEngine) -> SchemaState:
+    head = alembic_head()
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            try:
+                current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+            except (OperationalError, ProgrammingError):
+                current = None
+    except (DBAPIError, OSError) as exc:
+        return SchemaState(reachable=False, current=None, head=head, error=type(exc).__name__)
+    return SchemaState(reachable=True, current=current, head=head)
+
+
+async def init_db(engine: AsyncEngine) -> SchemaState:
+    """ADR-001: check connectivity and the Alembic revision; warn when behind. Never creates tables."""
+    state = await read_schema_state(engine)
+    if not state.reachable:
+        log.error("database.unreachable", error=state.error)
+    elif not state.at_head:
+        log.warning("database.schema_not_at_head", current=state.current, head=state.head)
+    else:
+        log.info("database.ready", revision=state.current)
+    return state

@@ -1,0 +1,76 @@
+"""A unit of work: a change, its timeline event and its outbox row commit together or not at all."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain import DomainError
+from storage.repository import Clock, IncidentRepository, utcnow
+
+
+class UnitOfWork:
+    """`async with uow: …; await uow.commit()` — anything not committed is rolled back on exit.
+
+    One exception: a refused attempt is an outcome, not a failure. When the repository recorded a
+    refusal (the audit trail keeps refused attempts too) and the refusal propagates as a domain
+    error, that event is committed before the error goes on to the caller.
+    """
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, clock: Clock = utcnow) -> None:
+        self._session_factory = session_factory
+        self._clock = clock
+        self._session: AsyncSession | None = None
+        self._incidents: IncidentRepository | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("use the unit of work inside `async with`")
+        return self._session
+
+    @property
+    def incidents(self) -> IncidentRepository:
+        if self._incidents is None:
+            raise RuntimeError("use the unit of work inside `async with`")
+        return self._incidents
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._session_factory()
+        self._incidents = IncidentRepository(self._session, clock=self._clock)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            if isinstance(exc, DomainError) and self.incidents.refusal_recorded:
+                await session.commit()
+            else:
+                await session.rollback()
+        finally:
+            await session.close()
+            self._session = None
+            self._incidents = None
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+class UnitOfWorkFactory:
+    """What the composition root hands to listeners: a fresh unit of work per operation."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, clock: Clock = utcnow) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory, clock=self.clock)
