@@ -23,10 +23,10 @@ _FILTER_NAMES = {
 
 
 def format_age(created_at: datetime, now: datetime) -> str:
-    """`5m`, `3h`, `2d`: how long ago, coarse on purpose; a clock running behind shows `<1m`."""
+    """`5m`, `3h`, `2d`: how long ago, coarse on purpose; under a minute (or a clock behind) is `0m`."""
     seconds = int((as_utc(now) - as_utc(created_at)).total_seconds())
     if seconds < 60:
-        return "<1m"
+        return "0m"
     if seconds < 3600:
         return f"{seconds // 60}m"
     if seconds < 86400:

@@ -51,9 +51,7 @@ class InvalidTransitionError(DomainError):
 class StaleStatusError(InvalidTransitionError):
     """The incident left the status the actor saw (a stale card, or a lost race)."""
 
-    def __init__(
-        self, expected: Status, current: Status, target: Status, allowed: frozenset[Status]
-    ) -> None:
+    def __init__(self, expected: Status, current: Status, target: Status, allowed: frozenset[Status]) -> None:
         super().__init__(current, target, allowed)
         self.expected = expected
         self.args = (

@@ -75,6 +75,12 @@ def past_tense(current: Status, target: Status) -> str:
     return _TARGET_VERBS[target]
 
 
+def verb_past_tense(verb: str) -> str:
+    """`reopen` → `reopened`, `ack` → `acknowledged`: how a reply names what a command did."""
+    verb = verb.lower()
+    return "reopened" if verb == "reopen" else VERB_TARGETS[verb].value
+
+
 def button_label(current: Status, target: Status) -> str:
     if current is Status.RESOLVED and target is Status.ACKNOWLEDGED:
         return "Reopen"

@@ -12,8 +12,10 @@ DESCRIPTION_MAX = 3000
 NOTE_MAX = 3000
 ID_MAX = 2**63 - 1
 
-_ID_RE = re.compile(r"^(?:inc-)?(\d{1,19})$", re.IGNORECASE)
-_SEVERITY_LIKE_RE = re.compile(r"^sev\S*$", re.IGNORECASE)
+# ASCII only: `\d` alone would accept any Unicode digit (`٤٢` would become INC-42).
+_ID_RE = re.compile(r"^(?:inc-)?([0-9]{1,19})$", re.IGNORECASE | re.ASCII)
+# `sev9`, `SEV0`, `sev-1`: a severity-shaped word, not a title's first word such as `several`.
+_SEVERITY_LIKE_RE = re.compile(r"^sev-?[0-9]+$", re.IGNORECASE | re.ASCII)
 
 
 def validate_title(raw: str) -> str:

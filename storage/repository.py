@@ -243,6 +243,10 @@ class IncidentRepository:
                         to_status=target, detail=detail, accepted=False, now=self._clock())
         self.refusal_recorded = True
         await self._session.flush()
+        event = "incident.transition.refused" if kind is EventKind.STATUS_CHANGED else "incident.change.refused"
+        audit.warning(event, team_id=incident.team_id, incident_id=incident.id, actor_id=actor_id,
+                      kind=kind.value, from_status=incident.status.value,
+                      to_status=target.value if target else None, reason="not_a_responder")
 
     async def set_card_location(self, team_id: str, incident_id: int, channel_id: str, ts: str) -> None:
         """Where the relay posted the incident's card; later notifications update it."""

@@ -1,0 +1,49 @@
+# Entry points: `make run` (the playground) and `make test` (lint, types, every test on SQLite and
+# a throwaway PostgreSQL). Both build .venv from uv.lock first, so a fresh clone needs nothing else.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV ?= $(shell command -v uv 2>/dev/null)
+PY := .venv/bin/python
+
+.PHONY: help venv lint typecheck test test-fast run serve migrate bench format
+
+help:
+	@echo "make run    - the playground at http://127.0.0.1:3000 (real bot + local Slack stand-in)"
+	@echo "make test   - lint, type check and every test (SQLite and PostgreSQL)"
+	@echo "make bench  - benchmarks under bench/ (slow; prints ratios)"
+
+# uv installs exactly what uv.lock pins (--locked fails if pyproject and lock disagree).
+venv:
+	@if [ -z "$(UV)" ]; then python3 -m pip install --quiet "uv==$(UV_VERSION)"; fi
+	@$${UV:-uv} sync --locked --quiet
+
+lint: venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: venv
+	.venv/bin/mypy
+
+test: lint typecheck
+	.venv/bin/pytest
+
+test-fast: venv
+	.venv/bin/pytest -x -q -m "not e2e"
+
+run: venv
+	.venv/bin/incident-tracker dev
+
+serve: venv
+	.venv/bin/incident-tracker serve
+
+migrate: venv
+	.venv/bin/incident-tracker migrate
+
+bench: venv
+	$(PY) -m bench.pagination
+	$(PY) -m bench.ack_latency
+
+format: venv
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .

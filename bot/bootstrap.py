@@ -1,0 +1,132 @@
+"""The composition root: one function builds the whole process from a settings object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.background import BackgroundTasks
+from bot.cursors import CursorCodec
+from bot.http_routes import add_routes
+from bot.incident_service import IncidentService
+from bot.listeners import register_listeners
+from bot.request_guard import MAX_BODY_BYTES
+from bot.runtime import RUNTIME, ListenerDeps, Relay, Runtime
+from bot.settings import Settings
+from storage.database import create_engine, create_session_factory, init_db
+from storage.unit_of_work import UnitOfWorkFactory
+
+log = structlog.get_logger(__name__)
+
+RelayFactory = Callable[[Settings, UnitOfWorkFactory, AsyncWebClient], Relay]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_web_client(settings: Settings, *, retries: bool = True) -> AsyncWebClient:
+    handlers = (
+        [
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ]
+        if retries
+        else []
+    )
+    return AsyncWebClient(
+        token=settings.bot_token, base_url=settings.slack_api_url, timeout=10, retry_handlers=handlers
+    )
+
+
+def build_bolt_app(settings: Settings, client: AsyncWebClient, deps: ListenerDeps) -> AsyncApp:
+    async def authorize(
+        enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult:
+        # One workspace, one bot token: no auth.test round trip on the request path.
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=settings.bot_token
+        )
+
+    app = AsyncApp(
+        signing_secret=settings.signing_secret,
+        client=client,
+        authorize=authorize,
+        # The listener's ack is the HTTP response: no 10 ms ack polling, replies ride in the ack body.
+        process_before_response=True,
+        # bot.request_guard verified the signature before bolt saw the request (and answers 401, not 500).
+        request_verification_enabled=False,
+        raise_error_for_unhandled_request=False,
+    )
+    register_listeners(app, deps)
+    return app
+
+
+def build_application(
+    settings: Settings,
+    *,
+    relay_factory: RelayFactory | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+) -> web.Application:
+    """Engine, sessions, repository, Slack client, bolt app, relay and HTTP app; nothing connects yet."""
+    engine = create_engine(settings.database_url)
+    uow_factory = UnitOfWorkFactory(create_session_factory(engine), clock=clock)
+    web_client = build_web_client(settings)
+    tasks = BackgroundTasks()
+    relay = relay_factory(settings, uow_factory, web_client) if relay_factory else None
+    service = IncidentService(
+        uow_factory, responders=settings.responders, on_commit=relay.wake if relay else (lambda: None)
+    )
+    deps = ListenerDeps(
+        settings=settings,
+        service=service,
+        cursors=CursorCodec(settings.cursor_secret),
+        tasks=tasks,
+        clock=clock,
+    )
+    bolt_app = build_bolt_app(settings, web_client, deps)
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[RUNTIME] = Runtime(
+        settings=settings,
+        engine=engine,
+        uow_factory=uow_factory,
+        service=service,
+        web_client=web_client,
+        bolt_app=bolt_app,
+        tasks=tasks,
+        relay=relay,
+    )
+    add_routes(app)
+    app.on_startup.append(_on_startup)
+    app.on_cleanup.append(_on_cleanup)
+    return app
+
+
+async def _on_startup(app: web.Application) -> None:
+    runtime = app[RUNTIME]
+    await init_db(runtime.engine)
+    if runtime.relay is not None:
+        await runtime.relay.start()
+    log.info("app.started", database=runtime.engine.url.render_as_string(hide_password=True))
+
+
+async def _on_cleanup(app: web.Application) -> None:
+    runtime = app[RUNTIME]
+    await runtime.tasks.drain()
+    if runtime.relay is not None:
+        await runtime.relay.stop()
+    await runtime.engine.dispose()
+    log.info("app.stopped")

@@ -1,0 +1,67 @@
+"""The HTTP surface (SPEC §3): /slack/events behind the signature guard, /healthz, /readyz."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.request_guard import MAX_BODY_BYTES, check_slack_request
+from bot.runtime import RUNTIME
+from storage.database import read_schema_state
+
+log = structlog.get_logger(__name__)
+
+
+def _reject(status: int, reason: str) -> web.Response:
+    return web.json_response({"ok": False, "error": reason}, status=status)
+
+
+async def slack_events(request: web.Request) -> web.StreamResponse:
+    runtime = request.app[RUNTIME]
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request.headers.get("X-Request-Id") or uuid.uuid4().hex)
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _reject(413, "request body over 1 MiB")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _reject(413, "request body over 1 MiB")
+    rejection = check_slack_request(request.headers, body, runtime.settings.signing_secret)
+    if rejection is not None:
+        log.warning("slack.request.rejected", status=rejection.status, reason=rejection.reason)
+        return _reject(rejection.status, rejection.reason)
+    try:
+        bolt_request = AsyncBoltRequest(
+            body=body.decode("utf-8"), query=request.query_string, headers=dict(request.headers)
+        )
+    except (ValueError, TypeError, KeyError) as exc:  # a payload that is not the JSON it claims to be
+        log.warning("slack.request.malformed", error=type(exc).__name__)
+        return _reject(400, "malformed Slack payload")
+    bolt_response = await runtime.bolt_app.async_dispatch(bolt_request)
+    if bolt_response.status >= 500:  # pragma: no cover - the error handler answers first
+        log.error("slack.request.server_error", status=bolt_response.status)
+        return _reject(400, "request could not be handled")
+    return await to_aiohttp_response(bolt_response)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    state = await read_schema_state(request.app[RUNTIME].engine)
+    body = {"ok": state.at_head, "revision": state.current, "head": state.head, "reason": state.reason()}
+    return web.Response(
+        status=200 if state.at_head else 503, text=json.dumps(body), content_type="application/json"
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)

@@ -1,0 +1,55 @@
+"""Everything one process holds, built by the composition root and reached through the aiohttp app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.background import BackgroundTasks
+from bot.cursors import CursorCodec
+from bot.incident_service import IncidentService
+from bot.settings import Settings
+from storage.unit_of_work import UnitOfWorkFactory
+
+
+class Relay(Protocol):
+    """The outbox relay as the rest of the process sees it."""
+
+    def wake(self) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerDeps:
+    """What the bolt listeners need, and nothing more."""
+
+    settings: Settings
+    service: IncidentService
+    cursors: CursorCodec
+    tasks: BackgroundTasks
+    clock: Callable[[], datetime]
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    uow_factory: UnitOfWorkFactory
+    service: IncidentService
+    web_client: AsyncWebClient
+    bolt_app: AsyncApp
+    tasks: BackgroundTasks
+    relay: Relay | None
+
+
+RUNTIME = web.AppKey("runtime", Runtime)

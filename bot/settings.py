@@ -1,0 +1,131 @@
+"""Configuration (SPEC §2): read once from the environment into a typed, frozen object."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.cursors import derive_cursor_secret
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/incidents.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+_CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
+
+LogFormat = Literal["json", "console"]
+
+
+class SettingsError(ValueError):
+    """A missing or invalid variable; the message names it, in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    signing_secret: str
+    bot_token: str
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    incident_channel: str | None = None
+    cursor_secret: bytes = b""
+    responders: frozenset[str] | None = None
+    host: str = "127.0.0.1"
+    port: int = 3000
+    list_page_size: int = 10
+    log_format: LogFormat = "json"
+
+    def __repr__(self) -> str:  # never print secrets
+        return (
+            f"Settings(database_url={self.database_url!r}, slack_api_url={self.slack_api_url!r}, "
+            f"host={self.host!r}, port={self.port}, incident_channel={self.incident_channel!r})"
+        )
+
+    def may_change_incidents(self, user_id: str) -> bool:
+        return self.responders is None or user_id in self.responders
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is required but not set")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+    return int(raw)
+
+
+def _slack_api_url(env: Mapping[str, str]) -> str:
+    raw = env.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise SettingsError(f"SLACK_API_URL must be an http(s) URL, got {raw!r}")
+    return raw if raw.endswith("/") else raw + "/"
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    raw = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    try:
+        backend = make_url(raw).get_backend_name()
+        driver = make_url(raw).get_driver_name()
+    except ArgumentError:
+        raise SettingsError(f"DATABASE_URL is not a database URL: {raw.split('@')[-1]!r}") from None
+    if (backend, driver) not in {("sqlite", "aiosqlite"), ("postgresql", "asyncpg")}:
+        raise SettingsError("DATABASE_URL must use sqlite+aiosqlite:// or postgresql+asyncpg://")
+    return raw
+
+
+def _responders(env: Mapping[str, str]) -> frozenset[str] | None:
+    raw = env.get("INCIDENT_RESPONDERS", "").strip()
+    if not raw:
+        return None
+    ids = frozenset(part.strip() for part in raw.split(",") if part.strip())
+    bad = sorted(i for i in ids if not _USER_ID_RE.match(i))
+    if bad:
+        raise SettingsError(f"INCIDENT_RESPONDERS holds values that are not Slack user ids: {bad[:3]}")
+    return ids
+
+
+def _cursor_secret(env: Mapping[str, str], signing_secret: str) -> bytes:
+    raw = env.get("CURSOR_SECRET", "")
+    if not raw:
+        return derive_cursor_secret(signing_secret)
+    secret = raw.encode()
+    if len(secret) < 32:
+        raise SettingsError(f"CURSOR_SECRET must be at least 32 bytes, got {len(secret)}")
+    return secret
+
+
+def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
+    """Read every variable once; raise `SettingsError` naming the first bad one."""
+    signing_secret = _required(env, "SLACK_SIGNING_SECRET")
+    bot_token = _required(env, "SLACK_BOT_TOKEN")
+    channel = env.get("INCIDENT_CHANNEL", "").strip() or None
+    if channel is not None and not _CHANNEL_ID_RE.match(channel):
+        raise SettingsError(f"INCIDENT_CHANNEL must be a channel id like C0123ABCD, got {channel!r}")
+    log_format = env.get("LOG_FORMAT", "").strip() or ("console" if dev else "json")
+    if log_format not in ("json", "console"):
+        raise SettingsError(f"LOG_FORMAT must be json or console, got {log_format!r}")
+    return Settings(
+        signing_secret=signing_secret,
+        bot_token=bot_token,
+        slack_api_url=_slack_api_url(env),
+        database_url=_database_url(env),
+        incident_channel=channel,
+        cursor_secret=_cursor_secret(env, signing_secret),
+        responders=_responders(env),
+        host=env.get("HOST", "").strip() or "127.0.0.1",
+        port=_int(env, "PORT", 3000, 0, 65535),
+        list_page_size=_int(env, "LIST_PAGE_SIZE", 10, 1, 25),
+        log_format="console" if log_format == "console" else "json",
+    )
