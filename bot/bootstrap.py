@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from aiohttp import web
@@ -21,15 +24,30 @@ from bot.cursors import CursorCodec
 from bot.http_routes import add_routes
 from bot.incident_service import IncidentService
 from bot.listeners import register_listeners
+from bot.relay import OutboxRelay, RelayConfig
 from bot.request_guard import MAX_BODY_BYTES
 from bot.runtime import RUNTIME, ListenerDeps, Relay, Runtime
 from bot.settings import Settings
 from storage.database import create_engine, create_session_factory, init_db
+from storage.outbox_store import OutboxStore
 from storage.unit_of_work import UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 
-RelayFactory = Callable[[Settings, UnitOfWorkFactory, AsyncWebClient], Relay]
+RelayFactory = Callable[[Settings, UnitOfWorkFactory], Relay]
+
+
+def build_relay(settings: Settings, uow_factory: UnitOfWorkFactory) -> OutboxRelay:
+    """The relay retries on its own terms (backoff, Retry-After per channel): its client does not retry."""
+    return OutboxRelay(
+        store=OutboxStore(uow_factory.session_factory, clock=uow_factory.clock),
+        uow_factory=uow_factory,
+        client=build_web_client(settings, retries=False),
+        worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+        incident_channel=settings.incident_channel,
+        config=RelayConfig(lease=timedelta(seconds=settings.outbox_lease_s)),
+        clock=uow_factory.clock,
+    )
 
 
 def _utcnow() -> datetime:
@@ -77,7 +95,7 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient, deps: ListenerDep
 def build_application(
     settings: Settings,
     *,
-    relay_factory: RelayFactory | None = None,
+    relay_factory: RelayFactory | None = build_relay,
     clock: Callable[[], datetime] = _utcnow,
 ) -> web.Application:
     """Engine, sessions, repository, Slack client, bolt app, relay and HTTP app; nothing connects yet."""
@@ -85,7 +103,7 @@ def build_application(
     uow_factory = UnitOfWorkFactory(create_session_factory(engine), clock=clock)
     web_client = build_web_client(settings)
     tasks = BackgroundTasks()
-    relay = relay_factory(settings, uow_factory, web_client) if relay_factory else None
+    relay = relay_factory(settings, uow_factory) if relay_factory else None
     service = IncidentService(
         uow_factory, responders=settings.responders, on_commit=relay.wake if relay else (lambda: None)
     )

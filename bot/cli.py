@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from alembic import command
 
 from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
-from storage.database import alembic_config
+from storage.database import alembic_config, create_engine, create_session_factory
+from storage.outbox import OutboxState
+from storage.outbox_store import OutboxStore
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    url = args.database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    cfg = alembic_config(url)
+    cfg = alembic_config(_database_url(args))
     command.upgrade(cfg, args.revision)
     return 0
 
@@ -30,6 +33,37 @@ def _cmd_serve(_args: argparse.Namespace) -> int:
         return 2
     serve(settings)
     return 0
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    return str(args.database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+
+
+def _cmd_outbox(args: argparse.Namespace) -> int:
+    return asyncio.run(_outbox(args))
+
+
+async def _outbox(args: argparse.Namespace) -> int:
+    engine = create_engine(_database_url(args))
+    try:
+        store = OutboxStore(create_session_factory(engine), clock=lambda: datetime.now(UTC))
+        if args.outbox_command == "retry":
+            if await store.retry(args.id):
+                print(f"outbox row {args.id} is pending again; a running relay delivers it shortly")
+                return 0
+            print(f"incident-tracker: no failed outbox row with id {args.id}", file=sys.stderr)
+            return 1
+        state = None if args.state == "all" else OutboxState(args.state)
+        rows = await store.list(state=state, limit=args.limit)
+        print(f"{'id':>8}  {'state':<8} {'incident':<12} {'kind':<12} {'attempts':>8}  last error")
+        for n in rows:
+            print(
+                f"{n.id:>8}  {n.state.value:<8} {'INC-' + str(n.incident_id):<12} {n.kind.value:<12} "
+                f"{n.attempts:>8}  {n.last_error or ''}"
+            )
+        return 0
+    finally:
+        await engine.dispose()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--database-url", help="overrides DATABASE_URL")
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
     migrate.set_defaults(func=_cmd_migrate)
+
+    outbox = sub.add_parser("outbox", help="inspect and retry channel notifications")
+    outbox.add_argument("--database-url", help="overrides DATABASE_URL")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    listing = outbox_sub.add_parser("list", help="list notifications, newest first (default: failed)")
+    listing.add_argument("--state", choices=["failed", "pending", "sent", "all"], default="failed")
+    listing.add_argument("--limit", type=int, default=50)
+    retry = outbox_sub.add_parser("retry", help="make a failed notification pending again")
+    retry.add_argument("id", type=int)
+    outbox.set_defaults(func=_cmd_outbox)
     return parser
 
 

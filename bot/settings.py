@@ -38,6 +38,7 @@ class Settings:
     port: int = 3000
     list_page_size: int = 10
     log_format: LogFormat = "json"
+    outbox_lease_s: int = 120
 
     def __repr__(self) -> str:  # never print secrets
         return (
@@ -128,4 +129,5 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         port=_int(env, "PORT", 3000, 0, 65535),
         list_page_size=_int(env, "LIST_PAGE_SIZE", 10, 1, 25),
         log_format="console" if log_format == "console" else "json",
+        outbox_lease_s=_int(env, "OUTBOX_LEASE_SECONDS", 120, 1, 3600),
     )

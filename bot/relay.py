@@ -1,0 +1,305 @@
+"""The outbox relay: delivers notifications to Slack after their change committed (SPEC §7).
+
+- Woken in-process on every commit (normally at Slack within milliseconds); polls as the fallback
+  for rows committed by other replicas and for retries coming due.
+- Rows are claimed with a lease (`storage.outbox_store`), so a relay that dies loses its claims when
+  the lease runs out and another relay, or this one restarted, delivers them.
+- One lane per channel: deliveries to a channel are sequential and paced (~1 message/s, short
+  bursts); a 429 pauses that channel alone for the Retry-After Slack named.
+- Errors that will never succeed mark the row failed (kept for `incident-tracker outbox list/retry`);
+  everything else backs off exponentially with jitter, capped at 60 s.
+
+Duplicate window: a crash after Slack accepted a message and before `mark_sent` commits leaves the
+row pending; after the lease it is sent again. The window is one local UPDATE long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import structlog
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import DBAPIError
+
+from bot.blocks import card_text, render_card
+from bot.notification_text import thread_text
+from bot.pacing import ChannelPacer
+from domain import IncidentNotFoundError
+from storage.outbox import NotificationKind
+from storage.outbox_store import ClaimedNotification, OutboxStore
+from storage.unit_of_work import UnitOfWorkFactory
+
+log = structlog.get_logger(__name__)
+
+# Slack errors no retry will fix: the row is kept as failed for an operator.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "restricted_action",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "invalid_arguments",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "team_access_not_granted",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RelayConfig:
+    lease: timedelta = timedelta(seconds=120)
+    poll_interval_s: float = 1.0
+    max_in_flight: int = 64
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 60.0
+    max_attempts: int = 12  # for errors that are neither transient (5xx, timeouts) nor known-permanent
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Lane:
+    queue: asyncio.Queue[ClaimedNotification] = field(default_factory=asyncio.Queue)
+    task: asyncio.Task[None] | None = None
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        store: OutboxStore,
+        uow_factory: UnitOfWorkFactory,
+        client: AsyncWebClient,
+        worker_id: str,
+        incident_channel: str | None = None,
+        config: RelayConfig = RelayConfig(),
+        pacer: ChannelPacer | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._uow_factory = uow_factory
+        self._client = client
+        self._worker_id = worker_id
+        self._incident_channel = incident_channel
+        self._config = config
+        self._pacer = pacer or ChannelPacer()
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._lanes: dict[str, _Lane] = {}
+        self._in_flight = 0
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name=f"relay:{self._worker_id}")
+            log.info("relay.started", worker=self._worker_id)
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop claiming, hand queued rows back, let in-progress sends finish (up to `grace_s`)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        queued: list[ClaimedNotification] = []
+        for lane in self._lanes.values():
+            while not lane.queue.empty():
+                queued.append(lane.queue.get_nowait())
+        for claimed in queued:
+            lane_of = self._lanes[self._channel_for(claimed)]
+            lane_of.queue.task_done()
+            self._in_flight -= 1
+            await self._store.reschedule(
+                claimed, self._worker_id, delay=timedelta(0), error="relay stopped", count_attempt=False
+            )
+        lanes = list(self._lanes.values())
+        if lanes:  # the send in progress on each lane finishes, up to the grace period
+            joins = [asyncio.create_task(lane.queue.join()) for lane in lanes]
+            await asyncio.wait(joins, timeout=grace_s)
+            for join in joins:
+                join.cancel()
+        tasks = [lane.task for lane in lanes if lane.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._lanes.clear()
+        log.info("relay.stopped", worker=self._worker_id, handed_back=len(queued))
+
+    # ---- claiming -----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                claimed = await self._claim()
+                failures = 0
+            except (DBAPIError, OSError) as exc:
+                failures += 1
+                log.error("relay.claim_failed", error=type(exc).__name__)
+                claimed = []
+                await self._sleep(min(self._config.backoff_cap_s, self._config.backoff_base_s * 2**failures))
+                continue
+            if claimed:
+                continue  # more may be claimable now; lanes wake us as they finish
+            await self._sleep(await self._idle_timeout())
+
+    async def _claim(self) -> list[ClaimedNotification]:
+        capacity = self._config.max_in_flight - self._in_flight
+        if capacity <= 0:
+            return []
+        claimed = await self._store.claim(self._worker_id, lease=self._config.lease, limit=capacity)
+        for item in claimed:
+            self._in_flight += 1
+            self._lane(self._channel_for(item)).queue.put_nowait(item)
+        return claimed
+
+    async def _idle_timeout(self) -> float:
+        timeout = self._config.poll_interval_s
+        with contextlib.suppress(DBAPIError, OSError):
+            due = await self._store.next_due()
+            if due is not None:
+                timeout = min(timeout, max(0.0, (due - self._clock()).total_seconds()))
+        return timeout
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    def _channel_for(self, claimed: ClaimedNotification) -> str:
+        if claimed.notification.kind is NotificationKind.CARD_POSTED:
+            return self._incident_channel or claimed.declared_channel_id
+        return claimed.card_channel_id or ""
+
+    def _lane(self, channel: str) -> _Lane:
+        lane = self._lanes.get(channel)
+        if lane is None:
+            lane = self._lanes[channel] = _Lane()
+            lane.task = asyncio.create_task(self._drive_lane(channel, lane), name=f"relay-lane:{channel}")
+        return lane
+
+    async def _drive_lane(self, channel: str, lane: _Lane) -> None:
+        while True:
+            claimed = await lane.queue.get()
+            try:
+                await self.deliver(claimed, channel)
+            except (DBAPIError, OSError) as exc:  # the outcome could not be recorded; the lease will expire
+                log.error("relay.record_failed", outbox_id=claimed.notification.id, error=type(exc).__name__)
+            finally:
+                lane.queue.task_done()
+                self._in_flight -= 1
+                self._wake.set()
+
+    # ---- delivery -----------------------------------------------------------------------------
+
+    async def deliver(self, claimed: ClaimedNotification, channel: str) -> None:
+        n = claimed.notification
+        bound = log.bind(outbox_id=n.id, incident_id=n.incident_id, team_id=n.team_id, kind=n.kind.value)
+        try:
+            async with self._uow_factory() as uow:
+                incident = await uow.incidents.get(n.team_id, n.incident_id)
+        except IncidentNotFoundError:
+            await self._store.mark_failed(claimed, self._worker_id, error="incident not found")
+            return
+        try:
+            card: tuple[str, str] | None = None
+            if n.kind is NotificationKind.CARD_POSTED:
+                await self._pacer.acquire(channel)
+                response = await self._client.chat_postMessage(
+                    channel=channel, text=card_text(incident), blocks=render_card(incident)
+                )
+                card = (str(response["channel"]), str(response["ts"]))
+            else:
+                card_ts = claimed.card_ts or ""
+                await self._client.chat_update(
+                    channel=channel, ts=card_ts, text=card_text(incident), blocks=render_card(incident)
+                )
+                await self._pacer.acquire(channel)
+                await self._client.chat_postMessage(
+                    channel=channel, thread_ts=card_ts, text=thread_text(n.payload, incident)
+                )
+        except SlackApiError as exc:
+            await self._on_slack_error(claimed, channel, exc, bound)
+            return
+        except (aiohttp.ClientError, TimeoutError, SlackClientError, ValueError) as exc:
+            await self._retry_later(claimed, f"{type(exc).__name__}: {exc}", bound)
+            return
+        recorded = await self._store.mark_sent(claimed, self._worker_id, card=card)
+        latency_ms = (self._clock() - n.created_at).total_seconds() * 1000
+        if not recorded:
+            bound.warning("outbox.lease_lost", note="delivered after the lease expired; may be duplicated")
+        bound.info(
+            "outbox.delivered", channel=channel, latency_ms=round(latency_ms, 1), attempts=n.attempts + 1
+        )
+
+    async def _on_slack_error(
+        self, claimed: ClaimedNotification, channel: str, exc: SlackApiError, bound: structlog.BoundLogger
+    ) -> None:
+        status = getattr(exc.response, "status_code", 200)
+        error = str(exc.response.get("error") or f"http_{status}")
+        if status == 429:
+            retry_after = _retry_after(exc)
+            self._pacer.pause(channel, retry_after)
+            bound.warning("outbox.rate_limited", channel=channel, retry_after_s=retry_after)
+            await self._store.reschedule(
+                claimed,
+                self._worker_id,
+                delay=timedelta(seconds=retry_after),
+                error="ratelimited",
+                count_attempt=False,
+            )
+        elif status >= 500:
+            await self._retry_later(claimed, error, bound)
+        elif error in PERMANENT_ERRORS or claimed.notification.attempts + 1 >= self._config.max_attempts:
+            bound.error("outbox.failed", channel=channel, error=error)
+            await self._store.mark_failed(claimed, self._worker_id, error=error)
+        else:
+            await self._retry_later(claimed, error, bound)
+
+    async def _retry_later(
+        self, claimed: ClaimedNotification, error: str, bound: structlog.BoundLogger
+    ) -> None:
+        attempts = claimed.notification.attempts + 1
+        ceiling = min(self._config.backoff_cap_s, self._config.backoff_base_s * 2 ** min(attempts, 16))
+        delay = self._rng.uniform(ceiling / 2, ceiling)
+        bound.warning("outbox.retry", error=error, attempts=attempts, retry_in_s=round(delay, 2))
+        await self._store.reschedule(claimed, self._worker_id, delay=timedelta(seconds=delay), error=error)
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    headers = getattr(exc.response, "headers", None) or {}
+    raw = headers.get("Retry-After") or headers.get("retry-after") or "1"
+    try:
+        return min(300.0, max(0.0, float(raw)))
+    except ValueError:
+        return 1.0

@@ -1,0 +1,201 @@
+"""The relay's side of the outbox: lease-based claims, outcomes, and the operator's list/retry.
+
+A row is claimable when it is pending, due, not under a live lease, and the oldest unsent row of its
+incident (so notifications go out in commit order); a card change also waits for the card's `ts`.
+On PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`, so replicas never claim the same row; on
+SQLite, `BEGIN IMMEDIATE` serializes claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from storage.models import IncidentRow, OutboxRow
+from storage.outbox import Notification, NotificationKind, OutboxState, notification_from_row
+
+ERROR_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedNotification:
+    """A leased outbox row with where its incident's card lives."""
+
+    notification: Notification
+    declared_channel_id: str
+    card_channel_id: str | None
+    card_ts: str | None
+
+
+class OutboxStore:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], *, clock: Callable[[], datetime]
+    ) -> None:
+        self._session_factory = session_factory
+        self._clock = clock
+
+    async def claim(self, worker_id: str, *, lease: timedelta, limit: int) -> list[ClaimedNotification]:
+        now = self._clock()
+        earlier = aliased(OutboxRow)
+        query = (
+            select(OutboxRow, IncidentRow.channel_id, IncidentRow.card_channel_id, IncidentRow.card_ts)
+            .join(IncidentRow, IncidentRow.id == OutboxRow.incident_id)
+            .where(
+                OutboxRow.state == OutboxState.PENDING.value,
+                OutboxRow.next_attempt_at <= now,
+                or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+                or_(OutboxRow.kind == NotificationKind.CARD_POSTED.value, IncidentRow.card_ts.is_not(None)),
+                ~exists().where(
+                    and_(
+                        earlier.incident_id == OutboxRow.incident_id,
+                        earlier.id < OutboxRow.id,
+                        earlier.state == OutboxState.PENDING.value,
+                    )
+                ),
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+            .with_for_update(of=OutboxRow, skip_locked=True)
+        )
+        async with self._session_factory() as session, session.begin():
+            rows = (await session.execute(query)).all()
+            if not rows:
+                return []
+            ids = [row[0].id for row in rows]
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids))
+                .values(claimed_by=worker_id, claimed_until=now + lease)
+                .execution_options(synchronize_session=False)
+            )
+            return [
+                ClaimedNotification(notification_from_row(r), channel, card_channel, card_ts)
+                for r, channel, card_channel, card_ts in rows
+            ]
+
+    async def mark_sent(
+        self, claimed: ClaimedNotification, worker_id: str, *, card: tuple[str, str] | None = None
+    ) -> bool:
+        """Record Slack's acceptance (and, for a posted card, where it lives) in one transaction.
+
+        False when the lease was lost (another relay took the row over): a duplicate is possible then.
+        """
+        n = claimed.notification
+        async with self._session_factory() as session, session.begin():
+            result = await session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == n.id,
+                    OutboxRow.claimed_by == worker_id,
+                    OutboxRow.state == OutboxState.PENDING.value,
+                )
+                .values(
+                    state=OutboxState.SENT.value,
+                    sent_at=self._clock(),
+                    attempts=OutboxRow.attempts + 1,
+                    claimed_by=None,
+                    claimed_until=None,
+                    last_error=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if card is not None:
+                await session.execute(
+                    update(IncidentRow)
+                    .where(IncidentRow.id == n.incident_id, IncidentRow.team_id == n.team_id)
+                    .values(card_channel_id=card[0], card_ts=card[1])
+                    .execution_options(synchronize_session=False)
+                )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def reschedule(
+        self,
+        claimed: ClaimedNotification,
+        worker_id: str,
+        *,
+        delay: timedelta,
+        error: str,
+        count_attempt: bool = True,
+    ) -> None:
+        """Release the lease and try again after `delay` (backoff, or the Retry-After Slack named)."""
+        await self._finish(
+            claimed,
+            worker_id,
+            state=OutboxState.PENDING,
+            error=error,
+            next_attempt_at=self._clock() + delay,
+            count_attempt=count_attempt,
+        )
+
+    async def mark_failed(self, claimed: ClaimedNotification, worker_id: str, *, error: str) -> None:
+        """Kept, not deleted: `incident-tracker outbox list --failed` shows it, `outbox retry` revives it."""
+        await self._finish(claimed, worker_id, state=OutboxState.FAILED, error=error, next_attempt_at=None)
+
+    async def _finish(
+        self,
+        claimed: ClaimedNotification,
+        worker_id: str,
+        *,
+        state: OutboxState,
+        error: str,
+        next_attempt_at: datetime | None,
+        count_attempt: bool = True,
+    ) -> None:
+        values: dict[str, object] = {
+            "state": state.value,
+            "last_error": error[:ERROR_MAX],
+            "claimed_by": None,
+            "claimed_until": None,
+        }
+        if count_attempt:
+            values["attempts"] = OutboxRow.attempts + 1
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        async with self._session_factory() as session, session.begin():
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == claimed.notification.id, OutboxRow.claimed_by == worker_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending row becomes due (the relay sleeps until then at most)."""
+        async with self._session_factory() as session:
+            return await session.scalar(
+                select(OutboxRow.next_attempt_at)
+                .where(OutboxRow.state == OutboxState.PENDING.value)
+                .order_by(OutboxRow.next_attempt_at)
+                .limit(1)
+            )
+
+    # ---- operator tools -----------------------------------------------------------------------
+
+    async def list(self, *, state: OutboxState | None = None, limit: int = 100) -> list[Notification]:
+        query = select(OutboxRow).order_by(OutboxRow.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(OutboxRow.state == state.value)
+        async with self._session_factory() as session:
+            return [notification_from_row(r) for r in (await session.scalars(query)).all()]
+
+    async def retry(self, outbox_id: int) -> bool:
+        """Make a failed row pending and due now; False when no failed row has that id."""
+        async with self._session_factory() as session, session.begin():
+            result = await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == outbox_id, OutboxRow.state == OutboxState.FAILED.value)
+                .values(
+                    state=OutboxState.PENDING.value,
+                    next_attempt_at=self._clock(),
+                    attempts=0,
+                    claimed_by=None,
+                    claimed_until=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
