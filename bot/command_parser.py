@@ -20,6 +20,11 @@ from domain.validation import (
 _MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
 
 
+def slack_unescape(text: str) -> str:
+    """Slack sends `&`, `<`, `>` typed by the user as entities; store what the user typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 class CommandUsageError(IncidentValidationError):
     """Input that does not parse; carries the right form of the subcommand."""
 
@@ -121,7 +126,7 @@ def parse_command(text: str) -> Command:
         args = _split(rest, 1)
         incident_id = _incident_id(args[0] if args else None, "status")
         try:
-            note = validate_note(args[1]) if len(args) > 1 else None
+            note = validate_note(slack_unescape(args[1])) if len(args) > 1 else None
         except IncidentValidationError as exc:
             raise _with_usage("status", exc) from None
         return Transition(incident_id, VERB_TARGETS[verb], note or None, verb)
@@ -145,7 +150,9 @@ def parse_command(text: str) -> Command:
         args = _split(rest, 1)
         incident_id = _incident_id(args[0] if args else None, "note")
         try:
-            return AddNote(incident_id, validate_note(args[1] if len(args) > 1 else "", required=True))
+            return AddNote(
+                incident_id, validate_note(slack_unescape(args[1]) if len(args) > 1 else "", required=True)
+            )
         except IncidentValidationError as exc:
             raise _with_usage("note", exc) from None
     shown = words[0][:30]
@@ -164,7 +171,7 @@ def _parse_declare(rest: str) -> Declare | OpenDeclareModal:
     if not words:
         return OpenDeclareModal(severity)
     try:
-        title = validate_title(words[0])
+        title = validate_title(slack_unescape(words[0]))
     except IncidentValidationError as exc:
         raise _with_usage("new", exc) from None
     return Declare(title, severity or Severity.SEV3)

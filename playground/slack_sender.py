@@ -7,6 +7,7 @@ Slack signs them, with response_urls and trigger_ids that the stand-in serves.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,23 @@ import aiohttp
 
 from bot.request_guard import sign_slack_request
 from playground.slack_api import SlackStandIn
+
+_MENTION_RE = re.compile(r"<@[UW][A-Z0-9]{2,20}(?:\|[^<>]*)?>")
+
+
+def slack_escape(text: str) -> str:
+    """Escape `&`, `<`, `>` as Slack does in slash-command text; user mentions stay `<@U…|name>`."""
+    out, last = [], 0
+    for match in _MENTION_RE.finditer(text):
+        out.append(_escape(text[last : match.start()]))
+        out.append(match.group(0))
+        last = match.end()
+    out.append(_escape(text[last:]))
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +83,7 @@ class SlackSender:
             "user_id": user_id,
             "user_name": user_id.lower(),
             "command": command,
-            "text": text,
+            "text": slack_escape(text),
             "api_app_id": self.api_app_id,
             "response_url": response_url,
             "trigger_id": self.stand_in.issue_trigger_id(user_id),
