@@ -113,9 +113,7 @@ class IncidentRepository:
             next_position = ListPosition(created_at=last.created_at, incident_id=last.id)
         return Page(items=items, next_position=next_position)
 
-    async def list_open(
-        self, team_id: str, *, after: ListPosition | None = None, limit: int = 10
-    ) -> Page:
+    async def list_open(self, team_id: str, *, after: ListPosition | None = None, limit: int = 10) -> Page:
         return await self.list_incidents(team_id, list_filter=ListFilter.ACTIVE, after=after, limit=limit)
 
     async def list_by_severity(
@@ -151,11 +149,22 @@ class IncidentRepository:
         self._session.add(row)
         await self._session.flush()
         incident = incident_from_row(row)
-        self._add_event(incident, actor_id=reporter_id, kind=EventKind.DECLARED, to_status=Status.OPEN,
-                        detail=incident.title, now=now)
+        self._add_event(
+            incident,
+            actor_id=reporter_id,
+            kind=EventKind.DECLARED,
+            to_status=Status.OPEN,
+            detail=incident.title,
+            now=now,
+        )
         self._notify(incident, NotificationKind.CARD_POSTED, actor_id=reporter_id, action="declared", now=now)
-        audit.info("incident.declared", team_id=team_id, incident_id=incident.id, actor_id=reporter_id,
-                   severity=incident.severity.value)
+        audit.info(
+            "incident.declared",
+            team_id=team_id,
+            incident_id=incident.id,
+            actor_id=reporter_id,
+            severity=incident.severity.value,
+        )
         return incident
 
     async def update_status(
@@ -186,12 +195,33 @@ class IncidentRepository:
             moved = await self._guarded_move(current, target)
             if moved is not None:
                 now = moved.updated_at
-                self._add_event(moved, actor_id=actor_id, kind=EventKind.STATUS_CHANGED,
-                                from_status=current.status, to_status=target, detail=note, now=now)
-                self._notify(moved, NotificationKind.CARD_CHANGED, actor_id=actor_id, action="status",
-                             now=now, from_status=current.status.value, to_status=target.value, note=note)
-                audit.info("incident.transition.accepted", team_id=team_id, incident_id=incident_id,
-                           actor_id=actor_id, from_status=current.status.value, to_status=target.value)
+                self._add_event(
+                    moved,
+                    actor_id=actor_id,
+                    kind=EventKind.STATUS_CHANGED,
+                    from_status=current.status,
+                    to_status=target,
+                    detail=note,
+                    now=now,
+                )
+                self._notify(
+                    moved,
+                    NotificationKind.CARD_CHANGED,
+                    actor_id=actor_id,
+                    action="status",
+                    now=now,
+                    from_status=current.status.value,
+                    to_status=target.value,
+                    note=note,
+                )
+                audit.info(
+                    "incident.transition.accepted",
+                    team_id=team_id,
+                    incident_id=incident_id,
+                    actor_id=actor_id,
+                    from_status=current.status.value,
+                    to_status=target.value,
+                )
                 return moved
             # Another writer changed the status between our read and our UPDATE: decide again.
             if expected is None:
@@ -203,12 +233,30 @@ class IncidentRepository:
     ) -> Incident:
         current = await self.get(team_id, incident_id)
         changed = await self._bump(current, severity=severity.value)
-        self._add_event(changed, actor_id=actor_id, kind=EventKind.SEVERITY_CHANGED,
-                        detail=f"{current.severity.value} → {severity.value}", now=changed.updated_at)
-        self._notify(changed, NotificationKind.CARD_CHANGED, actor_id=actor_id, action="severity",
-                     now=changed.updated_at, from_severity=current.severity.value, to_severity=severity.value)
-        audit.info("incident.severity.changed", team_id=team_id, incident_id=incident_id, actor_id=actor_id,
-                   from_severity=current.severity.value, to_severity=severity.value)
+        self._add_event(
+            changed,
+            actor_id=actor_id,
+            kind=EventKind.SEVERITY_CHANGED,
+            detail=f"{current.severity.value} → {severity.value}",
+            now=changed.updated_at,
+        )
+        self._notify(
+            changed,
+            NotificationKind.CARD_CHANGED,
+            actor_id=actor_id,
+            action="severity",
+            now=changed.updated_at,
+            from_severity=current.severity.value,
+            to_severity=severity.value,
+        )
+        audit.info(
+            "incident.severity.changed",
+            team_id=team_id,
+            incident_id=incident_id,
+            actor_id=actor_id,
+            from_severity=current.severity.value,
+            to_severity=severity.value,
+        )
         return changed
 
     async def assign_commander(
@@ -216,22 +264,45 @@ class IncidentRepository:
     ) -> Incident:
         current = await self.get(team_id, incident_id)
         changed = await self._bump(current, commander_id=commander_id)
-        self._add_event(changed, actor_id=actor_id, kind=EventKind.COMMANDER_ASSIGNED, detail=commander_id,
-                        now=changed.updated_at)
-        self._notify(changed, NotificationKind.CARD_CHANGED, actor_id=actor_id, action="commander",
-                     now=changed.updated_at, commander_id=commander_id)
-        audit.info("incident.commander.assigned", team_id=team_id, incident_id=incident_id,
-                   actor_id=actor_id, commander_id=commander_id)
+        self._add_event(
+            changed,
+            actor_id=actor_id,
+            kind=EventKind.COMMANDER_ASSIGNED,
+            detail=commander_id,
+            now=changed.updated_at,
+        )
+        self._notify(
+            changed,
+            NotificationKind.CARD_CHANGED,
+            actor_id=actor_id,
+            action="commander",
+            now=changed.updated_at,
+            commander_id=commander_id,
+        )
+        audit.info(
+            "incident.commander.assigned",
+            team_id=team_id,
+            incident_id=incident_id,
+            actor_id=actor_id,
+            commander_id=commander_id,
+        )
         return changed
 
     async def add_note(self, team_id: str, incident_id: int, text: str, *, actor_id: str) -> Incident:
         note = validate_note(text, required=True)
         current = await self.get(team_id, incident_id)
         changed = await self._bump(current)
-        self._add_event(changed, actor_id=actor_id, kind=EventKind.NOTE_ADDED, detail=note,
-                        now=changed.updated_at)
-        self._notify(changed, NotificationKind.CARD_CHANGED, actor_id=actor_id, action="note",
-                     now=changed.updated_at, note=note)
+        self._add_event(
+            changed, actor_id=actor_id, kind=EventKind.NOTE_ADDED, detail=note, now=changed.updated_at
+        )
+        self._notify(
+            changed,
+            NotificationKind.CARD_CHANGED,
+            actor_id=actor_id,
+            action="note",
+            now=changed.updated_at,
+            note=note,
+        )
         audit.info("incident.note.added", team_id=team_id, incident_id=incident_id, actor_id=actor_id)
         return changed
 
@@ -239,14 +310,31 @@ class IncidentRepository:
         self, incident: Incident, *, actor_id: str, kind: EventKind, detail: str, target: Status | None = None
     ) -> None:
         """Keep a refused attempt (e.g. an actor who is not a responder) in the timeline."""
-        self._add_event(incident, actor_id=actor_id, kind=kind, from_status=incident.status,
-                        to_status=target, detail=detail, accepted=False, now=self._clock())
+        self._add_event(
+            incident,
+            actor_id=actor_id,
+            kind=kind,
+            from_status=incident.status,
+            to_status=target,
+            detail=detail,
+            accepted=False,
+            now=self._clock(),
+        )
         self.refusal_recorded = True
         await self._session.flush()
-        event = "incident.transition.refused" if kind is EventKind.STATUS_CHANGED else "incident.change.refused"
-        audit.warning(event, team_id=incident.team_id, incident_id=incident.id, actor_id=actor_id,
-                      kind=kind.value, from_status=incident.status.value,
-                      to_status=target.value if target else None, reason="not_a_responder")
+        event = (
+            "incident.transition.refused" if kind is EventKind.STATUS_CHANGED else "incident.change.refused"
+        )
+        audit.warning(
+            event,
+            team_id=incident.team_id,
+            incident_id=incident.id,
+            actor_id=actor_id,
+            kind=kind.value,
+            from_status=incident.status.value,
+            to_status=target.value if target else None,
+            reason="not_a_responder",
+        )
 
     async def set_card_location(self, team_id: str, incident_id: int, channel_id: str, ts: str) -> None:
         """Where the relay posted the incident's card; later notifications update it."""
@@ -299,13 +387,27 @@ class IncidentRepository:
     async def _refuse_transition(
         self, current: Incident, target: Status, actor_id: str, refusal: InvalidTransitionError
     ) -> None:
-        self._add_event(current, actor_id=actor_id, kind=EventKind.STATUS_CHANGED, from_status=current.status,
-                        to_status=target, detail=str(refusal), accepted=False, now=self._clock())
+        self._add_event(
+            current,
+            actor_id=actor_id,
+            kind=EventKind.STATUS_CHANGED,
+            from_status=current.status,
+            to_status=target,
+            detail=str(refusal),
+            accepted=False,
+            now=self._clock(),
+        )
         self.refusal_recorded = True
         await self._session.flush()
-        audit.warning("incident.transition.refused", team_id=current.team_id, incident_id=current.id,
-                      actor_id=actor_id, from_status=current.status.value, to_status=target.value,
-                      reason=type(refusal).__name__)
+        audit.warning(
+            "incident.transition.refused",
+            team_id=current.team_id,
+            incident_id=current.id,
+            actor_id=actor_id,
+            from_status=current.status.value,
+            to_status=target.value,
+            reason=type(refusal).__name__,
+        )
 
     def _add_event(
         self,
@@ -334,9 +436,21 @@ class IncidentRepository:
         )
 
     def _notify(
-        self, incident: Incident, kind: NotificationKind, *, actor_id: str, action: str, now: datetime,
+        self,
+        incident: Incident,
+        kind: NotificationKind,
+        *,
+        actor_id: str,
+        action: str,
+        now: datetime,
         **details: Any,
     ) -> None:
         payload = {"actor_id": actor_id, "action": action, "version": incident.version, **details}
-        enqueue(self._session, team_id=incident.team_id, incident_id=incident.id, kind=kind,
-                payload=payload, now=now)
+        enqueue(
+            self._session,
+            team_id=incident.team_id,
+            incident_id=incident.id,
+            kind=kind,
+            payload=payload,
+            now=now,
+        )

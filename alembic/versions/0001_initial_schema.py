@@ -65,7 +65,9 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.CheckConstraint(f"kind IN ({EVENT_KINDS})", name=op.f("ck_incident_events_kind_valid")),
         sa.ForeignKeyConstraint(
-            ["incident_id"], ["incidents.id"], ondelete="CASCADE",
+            ["incident_id"],
+            ["incidents.id"],
+            ondelete="CASCADE",
             name=op.f("fk_incident_events_incident_id_incidents"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_events")),
@@ -89,7 +91,9 @@ def upgrade() -> None:
         sa.Column("sent_at", UTCDateTime, nullable=True),
         sa.CheckConstraint("state IN ('pending', 'sent', 'failed')", name=op.f("ck_outbox_state_valid")),
         sa.ForeignKeyConstraint(
-            ["incident_id"], ["incidents.id"], ondelete="CASCADE",
+            ["incident_id"],
+            ["incidents.id"],
+            ondelete="CASCADE",
             name=op.f("fk_outbox_incident_id_incidents"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
