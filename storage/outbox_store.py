@@ -8,7 +8,7 @@ SQLite, `BEGIN IMMEDIATE` serializes claims.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -104,7 +104,9 @@ class OutboxStore:
                 )
                 .execution_options(synchronize_session=False)
             )
-            if card is not None:
+            if card is not None and result.rowcount:  # type: ignore[attr-defined]
+                # Only the delivery that recorded the row says where the card lives: a late duplicate
+                # (lease lost) must not move later updates onto its copy.
                 await session.execute(
                     update(IncidentRow)
                     .where(IncidentRow.id == n.incident_id, IncidentRow.team_id == n.team_id)
@@ -112,6 +114,27 @@ class OutboxStore:
                     .execution_options(synchronize_session=False)
                 )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def renew(self, ids: Sequence[int], worker_id: str, *, lease: timedelta) -> set[int]:
+        """Extend `worker_id`'s leases on rows it still holds (queued or being sent); returns those ids.
+
+        A row missing from the answer was sent, failed, or claimed by another relay after the lease ran out.
+        """
+        if not ids:
+            return set()
+        async with self._session_factory() as session, session.begin():
+            result = await session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id.in_(ids),
+                    OutboxRow.claimed_by == worker_id,
+                    OutboxRow.state == OutboxState.PENDING.value,
+                )
+                .values(claimed_until=self._clock() + lease)
+                .returning(OutboxRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            return set(result.scalars().all())
 
     async def reschedule(
         self,
@@ -165,11 +188,18 @@ class OutboxStore:
             )
 
     async def next_due(self) -> datetime | None:
-        """When the earliest pending row becomes due (the relay sleeps until then at most)."""
+        """When the next pending row becomes due (the relay sleeps until then at most).
+
+        Only future times count: a row already due but not claimed waits on something else (an
+        earlier row of its incident, the card, another relay's lease); a lane finishing wakes the
+        relay, the poll finds the rest. Counting them would make an idle relay spin on the database.
+        """
         async with self._session_factory() as session:
             return await session.scalar(
                 select(OutboxRow.next_attempt_at)
-                .where(OutboxRow.state == OutboxState.PENDING.value)
+                .where(
+                    OutboxRow.state == OutboxState.PENDING.value, OutboxRow.next_attempt_at > self._clock()
+                )
                 .order_by(OutboxRow.next_attempt_at)
                 .limit(1)
             )

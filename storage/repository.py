@@ -59,7 +59,8 @@ class IncidentRepository:
     def __init__(self, session: AsyncSession, *, clock: Clock = utcnow) -> None:
         self._session = session
         self._clock = clock
-        self.refusal_recorded = False
+        # Refused attempts of this unit of work: kept by it even when everything else rolls back.
+        self.refusals: list[dict[str, Any]] = []
 
     # ---- reads ---------------------------------------------------------------------------------
 
@@ -320,7 +321,6 @@ class IncidentRepository:
             accepted=False,
             now=self._clock(),
         )
-        self.refusal_recorded = True
         await self._session.flush()
         event = (
             "incident.transition.refused" if kind is EventKind.STATUS_CHANGED else "incident.change.refused"
@@ -397,7 +397,6 @@ class IncidentRepository:
             accepted=False,
             now=self._clock(),
         )
-        self.refusal_recorded = True
         await self._session.flush()
         audit.warning(
             "incident.transition.refused",
@@ -421,19 +420,20 @@ class IncidentRepository:
         detail: str | None = None,
         accepted: bool = True,
     ) -> None:
-        self._session.add(
-            IncidentEventRow(
-                team_id=incident.team_id,
-                incident_id=incident.id,
-                actor_id=actor_id,
-                kind=kind.value,
-                from_status=from_status.value if from_status else None,
-                to_status=to_status.value if to_status else None,
-                accepted=accepted,
-                detail=detail,
-                created_at=now,
-            )
-        )
+        values: dict[str, Any] = {
+            "team_id": incident.team_id,
+            "incident_id": incident.id,
+            "actor_id": actor_id,
+            "kind": kind.value,
+            "from_status": from_status.value if from_status else None,
+            "to_status": to_status.value if to_status else None,
+            "accepted": accepted,
+            "detail": detail,
+            "created_at": now,
+        }
+        if not accepted:
+            self.refusals.append(values)
+        self._session.add(IncidentEventRow(**values))
 
     def _notify(
         self,

@@ -7,15 +7,16 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import DomainError
+from storage.models import IncidentEventRow
 from storage.repository import Clock, IncidentRepository, utcnow
 
 
 class UnitOfWork:
     """`async with uow: …; await uow.commit()` — anything not committed is rolled back on exit.
 
-    One exception: a refused attempt is an outcome, not a failure. When the repository recorded a
-    refusal (the audit trail keeps refused attempts too) and the refusal propagates as a domain
-    error, that event is committed before the error goes on to the caller.
+    One exception: a refused attempt is an outcome, not a failure, and the audit trail keeps it.
+    When a domain error propagates and the repository recorded refusals, everything else of the unit
+    of work is rolled back and only those refusal events are committed.
     """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, clock: Clock = utcnow) -> None:
@@ -49,10 +50,11 @@ class UnitOfWork:
     ) -> None:
         session = self.session
         try:
-            if isinstance(exc, DomainError) and self.incidents.refusal_recorded:
+            await session.rollback()
+            refusals = self.incidents.refusals
+            if isinstance(exc, DomainError) and refusals:
+                session.add_all(IncidentEventRow(**values) for values in refusals)
                 await session.commit()
-            else:
-                await session.rollback()
         finally:
             await session.close()
             self._session = None

@@ -1,0 +1,100 @@
+"""The lifecycle table, checked pair by pair against SPEC §5 written out here independently."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from domain import (
+    TRANSITIONS,
+    IncidentValidationError,
+    InvalidTransitionError,
+    Status,
+    allowed_targets,
+    target_for_verb,
+    validate_status_transition,
+)
+from domain.incident_lifecycle import ordered_targets
+
+# SPEC §5, copied by hand as plain strings so a change to the domain table cannot change the expectation.
+SPEC_TABLE: dict[str, set[str]] = {
+    "open": {"acknowledged", "resolved"},
+    "acknowledged": {"mitigated", "resolved"},
+    "mitigated": {"resolved", "acknowledged"},
+    "resolved": {"closed", "acknowledged"},
+    "closed": set(),
+}
+SPEC_VERBS: dict[str, str] = {
+    "ack": "acknowledged",
+    "mitigate": "mitigated",
+    "resolve": "resolved",
+    "close": "closed",
+    "reopen": "acknowledged",
+}
+ALL_PAIRS = list(itertools.product(SPEC_TABLE, SPEC_TABLE))
+
+
+def test_spec_table_names_every_status() -> None:
+    assert set(SPEC_TABLE) == {s.value for s in Status}
+    assert {k.value: {t.value for t in v} for k, v in TRANSITIONS.items()} == SPEC_TABLE
+
+
+@pytest.mark.parametrize(("current", "target"), ALL_PAIRS)
+def test_every_pair_matches_the_spec(current: str, target: str) -> None:
+    if target in SPEC_TABLE[current]:
+        validate_status_transition(Status(current), Status(target))
+        assert Status(target) in allowed_targets(Status(current))
+    else:
+        with pytest.raises(InvalidTransitionError) as info:
+            validate_status_transition(Status(current), Status(target))
+        assert info.value.current is Status(current)
+        assert info.value.target is Status(target)
+        assert {s.value for s in info.value.allowed} == SPEC_TABLE[current]
+
+
+@pytest.mark.parametrize("status", list(SPEC_TABLE))
+def test_same_status_is_refused(status: str) -> None:
+    with pytest.raises(InvalidTransitionError, match=f"already {status}"):
+        validate_status_transition(Status(status), Status(status))
+
+
+@pytest.mark.parametrize(("current", "target"), [p for p in ALL_PAIRS if p[1] not in SPEC_TABLE[p[0]]])
+def test_refusal_message_names_current_status_and_allowed_moves(current: str, target: str) -> None:
+    with pytest.raises(InvalidTransitionError) as info:
+        validate_status_transition(Status(current), Status(target))
+    message = str(info.value)
+    assert f"it is {current}" in message or f"already {current}" in message
+    assert f"Allowed from {current}:" in message
+    assert target in message
+    for allowed in SPEC_TABLE[current]:
+        assert allowed in message.split("Allowed from", 1)[1]
+    if not SPEC_TABLE[current]:
+        assert "final status" in message
+
+
+def test_allowed_moves_are_listed_in_lifecycle_order() -> None:
+    with pytest.raises(InvalidTransitionError) as info:
+        validate_status_transition(Status.MITIGATED, Status.CLOSED)
+    assert str(info.value).endswith("Allowed from mitigated: acknowledged, resolved.")
+    assert ordered_targets(Status.RESOLVED) == (Status.ACKNOWLEDGED, Status.CLOSED)
+
+
+def test_closed_is_final() -> None:
+    assert allowed_targets(Status.CLOSED) == frozenset()
+    with pytest.raises(InvalidTransitionError, match="none \\(this is a final status\\)"):
+        validate_status_transition(Status.CLOSED, Status.ACKNOWLEDGED)
+
+
+@pytest.mark.parametrize(("verb", "target"), list(SPEC_VERBS.items()))
+def test_verbs_map_to_targets(verb: str, target: str) -> None:
+    assert target_for_verb(verb) is Status(target)
+    assert target_for_verb(verb.upper()) is Status(target)
+
+
+@pytest.mark.parametrize("verb", ["acknowledge", "open", "", "closed", "re-open"])
+def test_unknown_verb_is_refused_with_the_verbs_listed(verb: str) -> None:
+    with pytest.raises(IncidentValidationError) as info:
+        target_for_verb(verb)
+    for known in SPEC_VERBS:
+        assert known in str(info.value)
