@@ -54,7 +54,8 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def build_web_client(settings: Settings, *, retries: bool = True) -> AsyncWebClient:
+def build_web_client(settings: Settings, *, retries: bool = True, with_token: bool = True) -> AsyncWebClient:
+    """The Slack Web API client. bolt's copy carries no token: bolt takes it from `authorize` per request."""
     handlers = (
         [
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
@@ -65,7 +66,10 @@ def build_web_client(settings: Settings, *, retries: bool = True) -> AsyncWebCli
         else []
     )
     return AsyncWebClient(
-        token=settings.bot_token, base_url=settings.slack_api_url, timeout=10, retry_handlers=handlers
+        token=settings.bot_token if with_token else None,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=handlers,
     )
 
 
@@ -101,7 +105,7 @@ def build_application(
     """Engine, sessions, repository, Slack client, bolt app, relay and HTTP app; nothing connects yet."""
     engine = create_engine(settings.database_url)
     uow_factory = UnitOfWorkFactory(create_session_factory(engine), clock=clock)
-    web_client = build_web_client(settings)
+    web_client = build_web_client(settings, with_token=False)
     tasks = BackgroundTasks()
     relay = relay_factory(settings, uow_factory) if relay_factory else None
     service = IncidentService(

@@ -1,4 +1,4 @@
-"""`incident-tracker`: serve the bot, migrate the database, and (later) the playground and outbox tools."""
+"""`incident-tracker`: serve the bot, run the playground, migrate the database, and the outbox tools."""
 
 from __future__ import annotations
 
@@ -32,6 +32,20 @@ def _cmd_serve(_args: argparse.Namespace) -> int:
         print(f"incident-tracker: {exc}", file=sys.stderr)
         return 2
     serve(settings)
+    return 0
+
+
+def _cmd_dev(_args: argparse.Namespace) -> int:
+    from playground.dev import DevError, run_dev
+
+    try:
+        run_dev(os.environ, announce=lambda line: print(line, flush=True))
+    except SettingsError as exc:
+        print(f"incident-tracker: {exc}", file=sys.stderr)
+        return 2
+    except DevError as exc:
+        print(f"incident-tracker: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -76,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the bot for a real Slack workspace (HTTP mode, /slack/events)")
     serve.set_defaults(func=_cmd_serve)
+
+    dev = sub.add_parser(
+        "dev",
+        help="the playground (what `make run` starts): the bot and a local Slack stand-in with a web page",
+    )
+    dev.set_defaults(func=_cmd_dev)
 
     migrate = sub.add_parser("migrate", help="alembic upgrade head against DATABASE_URL")
     migrate.add_argument("--database-url", help="overrides DATABASE_URL")

@@ -1,0 +1,148 @@
+"""`incident-tracker dev` (what `make run` starts): the real bot and a Slack stand-in with a web page.
+
+One process: Alembic migrates the database, then the stand-in (Slack's Web API, response_urls and the
+page) listens on HOST:PORT and the bot built by the same composition root as `serve` listens on a
+loopback port of its own. The page reaches the bot only through signed HTTP requests, as Slack does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import secrets
+import signal
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+
+import aiohttp
+from aiohttp import web
+from alembic import command
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.bootstrap import build_application
+from bot.logging_setup import configure_logging
+from bot.runtime import RUNTIME, Runtime
+from bot.settings import Settings, load_settings
+from playground.server import PlaygroundPage
+from playground.slack_api import SlackStandIn
+from playground.slack_sender import SlackSender
+from storage.database import alembic_config
+
+INCIDENT_CHANNEL = "C0INCIDENTS"
+BOT_HOST = "127.0.0.1"
+# Slack gives an app 3 s to answer; the playground is more patient with a cold first request.
+BOT_REQUEST_TIMEOUT_S = 10.0
+BOT_SHUTDOWN_GRACE_S = 5.0
+
+
+class DevError(Exception):
+    """Why the playground cannot start, in one line for the terminal."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunningPlayground:
+    url: str
+    bot_url: str
+    stand_in: SlackStandIn
+    page: PlaygroundPage
+    sender: SlackSender
+    runtime: Runtime
+
+
+def dev_settings(env: Mapping[str, str]) -> Settings:
+    """`serve`'s settings from `env`, with throwaway secrets and the stand-in in Slack's place.
+
+    SLACK_API_URL is a placeholder here: `run_playground` points it at the stand-in once that listens.
+    """
+    overrides = {
+        "SLACK_SIGNING_SECRET": secrets.token_hex(16),
+        "SLACK_BOT_TOKEN": f"xoxb-playground-{secrets.token_hex(12)}",
+        "SLACK_API_URL": "http://127.0.0.1/api/",
+        "INCIDENT_CHANNEL": env.get("INCIDENT_CHANNEL", "").strip() or INCIDENT_CHANNEL,
+    }
+    return load_settings({**env, **overrides}, dev=True)
+
+
+def migrate(database_url: str) -> None:
+    """`alembic upgrade head`, as `incident-tracker migrate` does (Alembic alone owns the schema)."""
+    cfg = alembic_config(database_url)
+    cfg.attributes["configure_logging"] = False
+    try:
+        command.upgrade(cfg, "head")
+    except (SQLAlchemyError, OSError) as exc:
+        where = make_url(database_url).render_as_string(hide_password=True)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DevError(f"could not migrate {where}: {reason}") from exc
+
+
+@asynccontextmanager
+async def run_playground(settings: Settings) -> AsyncIterator[RunningPlayground]:
+    """Stand-in and page on `settings.host:port` (0: any free port), the bot on a loopback port."""
+    stand_in = SlackStandIn(token=settings.bot_token)
+    channel = settings.incident_channel or INCIDENT_CHANNEL
+    if channel not in {c.id for c in stand_in.state.channels()}:
+        stand_in.add_channel(channel, f"incidents-{channel.lower()}")
+    page = PlaygroundPage(stand_in)
+    try:
+        await stand_in.start(settings.host, settings.port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise DevError(
+                f"{settings.host}:{settings.port} is already in use; stop what is listening there "
+                f"or choose another port, e.g. PORT={settings.port + 1 if settings.port else 3001} make run"
+            ) from exc
+        raise DevError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from exc
+    try:
+        settings = replace(settings, slack_api_url=stand_in.api_url)
+        app = build_application(settings)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=BOT_SHUTDOWN_GRACE_S)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, BOT_HOST, 0)
+            await site.start()
+            bot_url = f"http://{BOT_HOST}:{runner.addresses[0][1]}"
+            timeout = aiohttp.ClientTimeout(total=BOT_REQUEST_TIMEOUT_S)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                sender = SlackSender(
+                    stand_in,
+                    bot_events_url=f"{bot_url}/slack/events",
+                    signing_secret=settings.signing_secret,
+                    session=session,
+                )
+                page.sender = sender
+                try:
+                    yield RunningPlayground(stand_in.url, bot_url, stand_in, page, sender, app[RUNTIME])
+                finally:
+                    page.sender = None
+        finally:
+            await runner.cleanup()  # relay stopped, engine disposed
+    finally:
+        await stand_in.stop()
+
+
+async def _serve_until_signal(settings: Settings, announce: Callable[[str], None]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with run_playground(settings) as running:
+            announce(
+                f"Incident Tracker playground: {running.url}  "
+                "(the real bot, a local stand-in for Slack; Ctrl-C stops it)"
+            )
+            await stop.wait()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def run_dev(env: Mapping[str, str], *, announce: Callable[[str], None]) -> None:
+    """Migrate, serve until Ctrl-C or SIGTERM, then stop cleanly; `DevError`/`SettingsError` say why not."""
+    settings = dev_settings(env)
+    configure_logging(settings.log_format)
+    migrate(settings.database_url)
+    asyncio.run(_serve_until_signal(settings, announce))
