@@ -109,7 +109,8 @@ def _with_usage(usage_key: str, exc: IncidentValidationError) -> CommandUsageErr
 
 
 def parse_command(text: str) -> Command:
-    words = _split(text.strip(), 1)
+    """Parse the text Slack sends; entities are undone first, so titles and echoes read as typed."""
+    words = _split(slack_unescape(text).strip(), 1)
     if not words or words[0].lower() == "help":
         return Help()
     verb, rest = words[0].lower(), (words[1] if len(words) > 1 else "")
@@ -126,7 +127,7 @@ def parse_command(text: str) -> Command:
         args = _split(rest, 1)
         incident_id = _incident_id(args[0] if args else None, "status")
         try:
-            note = validate_note(slack_unescape(args[1])) if len(args) > 1 else None
+            note = validate_note(args[1]) if len(args) > 1 else None
         except IncidentValidationError as exc:
             raise _with_usage("status", exc) from None
         return Transition(incident_id, VERB_TARGETS[verb], note or None, verb)
@@ -150,9 +151,7 @@ def parse_command(text: str) -> Command:
         args = _split(rest, 1)
         incident_id = _incident_id(args[0] if args else None, "note")
         try:
-            return AddNote(
-                incident_id, validate_note(slack_unescape(args[1]) if len(args) > 1 else "", required=True)
-            )
+            return AddNote(incident_id, validate_note(args[1] if len(args) > 1 else "", required=True))
         except IncidentValidationError as exc:
             raise _with_usage("note", exc) from None
     shown = words[0][:30]
@@ -162,16 +161,17 @@ def parse_command(text: str) -> Command:
 def _parse_declare(rest: str) -> Declare | OpenDeclareModal:
     words = _split(rest, 1)
     severity: Severity | None = None
+    title_raw = rest  # the whole rest is the title unless a severity comes first
     if words and looks_like_severity(words[0]):
         try:
             severity = parse_severity(words[0])
         except IncidentValidationError as exc:
             raise _with_usage("new", exc) from None
-        words = words[1:]
-    if not words:
+        title_raw = words[1] if len(words) > 1 else ""
+    if not title_raw.strip():
         return OpenDeclareModal(severity)
     try:
-        title = validate_title(slack_unescape(words[0]))
+        title = validate_title(title_raw)
     except IncidentValidationError as exc:
         raise _with_usage("new", exc) from None
     return Declare(title, severity or Severity.SEV3)

@@ -39,10 +39,15 @@ async def slack_events(request: web.Request) -> web.StreamResponse:
         bolt_request = AsyncBoltRequest(
             body=body.decode("utf-8"), query=request.query_string, headers=dict(request.headers)
         )
-    except (ValueError, TypeError, KeyError) as exc:  # a payload that is not the JSON it claims to be
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # not the JSON object it claims to be
         log.warning("slack.request.malformed", error=type(exc).__name__)
         return _reject(400, "malformed Slack payload")
-    bolt_response = await runtime.bolt_app.async_dispatch(bolt_request)
+    try:
+        bolt_response = await runtime.bolt_app.async_dispatch(bolt_request)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        # bolt's own error path reads the payload too (e.g. `view.type`) and raises on a wrong shape.
+        log.warning("slack.request.malformed", error=type(exc).__name__)
+        return _reject(400, "malformed Slack payload")
     if bolt_response.status >= 500:  # pragma: no cover - the error handler answers first
         log.error("slack.request.server_error", status=bolt_response.status)
         return _reject(400, "request could not be handled")

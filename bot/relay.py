@@ -3,7 +3,9 @@
 - Woken in-process on every commit (normally at Slack within milliseconds); polls as the fallback
   for rows committed by other replicas and for retries coming due.
 - Rows are claimed with a lease (`storage.outbox_store`), so a relay that dies loses its claims when
-  the lease runs out and another relay, or this one restarted, delivers them.
+  the lease runs out and another relay, or this one restarted, delivers them. A live relay renews the
+  leases of rows still waiting in its lanes (pacing, a Retry-After pause, a slow Slack) at half-time,
+  and skips any row another relay has taken over meanwhile.
 - One lane per channel: deliveries to a channel are sequential and paced (~1 message/s, short
   bursts); a 429 pauses that channel alone for the Retry-After Slack named.
 - Errors that will never succeed mark the row failed (kept for `incident-tracker outbox list/retry`);
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,7 +36,7 @@ from bot.notification_text import thread_text
 from bot.pacing import ChannelPacer
 from domain import IncidentNotFoundError
 from storage.outbox import NotificationKind
-from storage.outbox_store import ClaimedNotification, OutboxStore
+from storage.outbox_store import CardLocation, ClaimedNotification, OutboxStore
 from storage.unit_of_work import UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
@@ -112,6 +115,13 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._lanes: dict[str, _Lane] = {}
         self._in_flight = 0
+        # Rows held here (queued in a lane or being sent): id -> monotonic time their lease was set.
+        self._held: dict[int, float] = {}
+        self._lost: set[int] = set()  # held rows whose lease ran out and another relay claimed
+        # Group commit of deliveries: outcomes arriving while one commit runs share the next.
+        self._to_record: list[tuple[ClaimedNotification, CardLocation | None, asyncio.Future[bool]]] = []
+        self._recorder: asyncio.Task[None] | None = None
+        self._claim_batch = max(1, config.max_in_flight // 4)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -139,6 +149,7 @@ class OutboxRelay:
             lane_of = self._lanes[self._channel_for(claimed)]
             lane_of.queue.task_done()
             self._in_flight -= 1
+            self._release(claimed)
             await self._store.reschedule(
                 claimed, self._worker_id, delay=timedelta(0), error="relay stopped", count_attempt=False
             )
@@ -152,6 +163,8 @@ class OutboxRelay:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
         self._lanes.clear()
         log.info("relay.stopped", worker=self._worker_id, handed_back=len(queued))
 
@@ -162,30 +175,74 @@ class OutboxRelay:
         while not self._stopping:
             self._wake.clear()
             try:
-                claimed = await self._claim()
+                await self._renew_leases()
+                if not self._has_room():  # lanes wake us as they finish
+                    await self._sleep(self._local_timeout())
+                    continue
+                more = await self._claim()
                 failures = 0
             except (DBAPIError, OSError) as exc:
                 failures += 1
                 log.error("relay.claim_failed", error=type(exc).__name__)
-                claimed = []
                 await self._sleep(min(self._config.backoff_cap_s, self._config.backoff_base_s * 2**failures))
                 continue
-            if claimed:
-                continue  # more may be claimable now; lanes wake us as they finish
+            if more:
+                continue
             await self._sleep(await self._idle_timeout())
 
-    async def _claim(self) -> list[ClaimedNotification]:
+    def _has_room(self) -> bool:
+        """Claim in batches while lanes are busy (one round trip per batch, not per delivery)."""
         capacity = self._config.max_in_flight - self._in_flight
-        if capacity <= 0:
-            return []
+        return capacity > 0 and (self._in_flight == 0 or capacity >= self._claim_batch)
+
+    async def _claim(self) -> bool:
+        """Claim what the lanes have room for; True when the batch came back full (more may wait)."""
+        capacity = self._config.max_in_flight - self._in_flight
         claimed = await self._store.claim(self._worker_id, lease=self._config.lease, limit=capacity)
+        now = time.monotonic()
         for item in claimed:
+            already_here = item.notification.id in self._held
+            self._held[item.notification.id] = now
+            self._lost.discard(item.notification.id)
+            if already_here:  # our lease ran out while it waited in a lane; the claim renewed it
+                continue
             self._in_flight += 1
             self._lane(self._channel_for(item)).queue.put_nowait(item)
-        return claimed
+        return len(claimed) == capacity
+
+    def _renew_after(self) -> float:
+        return self._config.lease.total_seconds() / 2
+
+    async def _renew_leases(self) -> None:
+        """Keep the leases of rows still waiting here, so no other relay (nor this one) claims them again."""
+        started = time.monotonic()
+        due = [
+            i for i, at in self._held.items() if started - at >= self._renew_after() and i not in self._lost
+        ]
+        if not due:
+            return
+        kept = await self._store.renew(due, self._worker_id, lease=self._config.lease)
+        for outbox_id in due:
+            if outbox_id not in self._held:
+                continue  # finished while we renewed
+            if outbox_id in kept:
+                self._held[outbox_id] = started
+            else:
+                self._lost.add(outbox_id)
+
+    def _release(self, claimed: ClaimedNotification) -> None:
+        self._held.pop(claimed.notification.id, None)
+        self._lost.discard(claimed.notification.id)
+
+    def _local_timeout(self) -> float:
+        timeout = self._config.poll_interval_s
+        renewing = [at for i, at in self._held.items() if i not in self._lost]
+        if renewing:
+            timeout = min(timeout, max(0.0, min(renewing) + self._renew_after() - time.monotonic()))
+        return timeout
 
     async def _idle_timeout(self) -> float:
-        timeout = self._config.poll_interval_s
+        timeout = self._local_timeout()
         with contextlib.suppress(DBAPIError, OSError):
             due = await self._store.next_due()
             if due is not None:
@@ -218,6 +275,7 @@ class OutboxRelay:
             finally:
                 lane.queue.task_done()
                 self._in_flight -= 1
+                self._release(claimed)
                 self._wake.set()
 
     # ---- delivery -----------------------------------------------------------------------------
@@ -225,16 +283,21 @@ class OutboxRelay:
     async def deliver(self, claimed: ClaimedNotification, channel: str) -> None:
         n = claimed.notification
         bound = log.bind(outbox_id=n.id, incident_id=n.incident_id, team_id=n.team_id, kind=n.kind.value)
-        try:
-            async with self._uow_factory() as uow:
-                incident = await uow.incidents.get(n.team_id, n.incident_id)
-        except IncidentNotFoundError:
-            await self._store.mark_failed(claimed, self._worker_id, error="incident not found")
+        await self._pacer.acquire(channel)  # the card update and its thread reply go out as one
+        if n.id in self._lost:  # waited here past our lease and another relay claimed it: theirs now
+            bound.warning("outbox.lease_lost", note="claimed by another relay while queued here; not sent")
             return
+        incident = claimed.incident
+        if incident is None:
+            try:
+                async with self._uow_factory() as uow:
+                    incident = await uow.incidents.get(n.team_id, n.incident_id)
+            except IncidentNotFoundError:
+                await self._store.mark_failed(claimed, self._worker_id, error="incident not found")
+                return
         try:
-            card: tuple[str, str] | None = None
+            card: CardLocation | None = None
             if n.kind is NotificationKind.CARD_POSTED:
-                await self._pacer.acquire(channel)
                 response = await self._client.chat_postMessage(
                     channel=channel, text=card_text(incident), blocks=render_card(incident)
                 )
@@ -244,7 +307,6 @@ class OutboxRelay:
                 await self._client.chat_update(
                     channel=channel, ts=card_ts, text=card_text(incident), blocks=render_card(incident)
                 )
-                await self._pacer.acquire(channel)
                 await self._client.chat_postMessage(
                     channel=channel, thread_ts=card_ts, text=thread_text(n.payload, incident)
                 )
@@ -254,13 +316,46 @@ class OutboxRelay:
         except (aiohttp.ClientError, TimeoutError, SlackClientError, ValueError) as exc:
             await self._retry_later(claimed, f"{type(exc).__name__}: {exc}", bound)
             return
-        recorded = await self._store.mark_sent(claimed, self._worker_id, card=card)
+        recorded = await self._record_sent(claimed, card)
         latency_ms = (self._clock() - n.created_at).total_seconds() * 1000
         if not recorded:
             bound.warning("outbox.lease_lost", note="delivered after the lease expired; may be duplicated")
         bound.info(
             "outbox.delivered", channel=channel, latency_ms=round(latency_ms, 1), attempts=n.attempts + 1
         )
+
+    async def _record_sent(self, claimed: ClaimedNotification, card: CardLocation | None) -> bool:
+        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._to_record.append((claimed, card, outcome))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._flush_sent(), name=f"relay-record:{self._worker_id}")
+        return await outcome
+
+    async def _flush_sent(self) -> None:
+        """Commit every delivery waiting to be recorded in one transaction, until none are left."""
+        while self._to_record:
+            batch, self._to_record = self._to_record, []
+            try:
+                recorded = await self._store.mark_sent_many(
+                    [(c, card) for c, card, _ in batch], self._worker_id
+                )
+            except asyncio.CancelledError:
+                for *_, outcome in batch:
+                    outcome.cancel()
+                raise
+            except Exception as exc:  # each waiting lane gets it (DB errors: logged, lease expires)
+                unexpected = not isinstance(exc, DBAPIError | OSError)
+                if unexpected:  # nobody is left to record the rest either
+                    batch, self._to_record = batch + self._to_record, []
+                for *_, outcome in batch:
+                    if not outcome.done():
+                        outcome.set_exception(exc)
+                if unexpected:
+                    raise
+                continue
+            for claimed, _, outcome in batch:
+                if not outcome.done():
+                    outcome.set_result(claimed.notification.id in recorded)
 
     async def _on_slack_error(
         self, claimed: ClaimedNotification, channel: str, exc: SlackApiError, bound: structlog.BoundLogger

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW_S = 300
-_TIMESTAMP_RE = re.compile(r"^\d{1,11}$")
-_SIGNATURE_RE = re.compile(r"^v0=[0-9a-f]{64}$")
+# ASCII digits only (`\d` would take `١٧٠٠…`), and `\Z` because `$` also matches before a final newline.
+_TIMESTAMP_RE = re.compile(r"^[0-9]{1,11}\Z")
+_SIGNATURE_RE = re.compile(r"^v0=[0-9a-f]{64}\Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,10 +30,14 @@ class BadButtonError(IncidentValidationError):
 
 
 def _where(body: dict[str, Any]) -> tuple[str, str | None]:
-    """The channel and message ts of the clicked message."""
-    container = body.get("container") or {}
-    channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
-    return str(channel), container.get("message_ts")
+    """The channel and message ts of the clicked message (payload shapes checked: it is network input)."""
+    container = body.get("container")
+    container = container if isinstance(container, dict) else {}
+    channel = body.get("channel")
+    channel_id = channel.get("id") if isinstance(channel, dict) else None
+    channel_id = channel_id or container.get("channel_id") or ""
+    message_ts = container.get("message_ts")
+    return str(channel_id), message_ts if isinstance(message_ts, str) else None
 
 
 def register(app: AsyncApp, deps: ListenerDeps) -> None:

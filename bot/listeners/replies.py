@@ -14,8 +14,12 @@ def notice(text: str, *, extra: list[dict[str, Any]] | None = None) -> dict[str,
         {"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(text)}},
         *(extra or []),
     ]
-    return {"response_type": "ephemeral", "text": text, "blocks": blocks}
+    return {"response_type": "ephemeral", "text": escape_mrkdwn(text), "blocks": blocks}
 
 
 def refusal(message: str, usage: str | None = None) -> dict[str, Any]:
-    return {"response_type": "ephemeral", "text": message, "blocks": render_error(message, usage)}
+    return {
+        "response_type": "ephemeral",
+        "text": escape_mrkdwn(message),
+        "blocks": render_error(message, usage),
+    }

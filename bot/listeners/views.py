@@ -22,8 +22,9 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
     async def on_declare_submit(
         ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
+        state = view.get("state")
         title_raw, severity_raw, description_raw = parse_declare_submission(
-            (view.get("state") or {}).get("values")
+            state.get("values") if isinstance(state, dict) else None
         )
         errors: dict[str, str] = {}
         checks = (

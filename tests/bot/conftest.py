@@ -15,6 +15,7 @@ from bot.runtime import RUNTIME, Runtime
 from bot.settings import Settings, load_settings
 from playground.slack_api import SlackStandIn
 from playground.slack_sender import SlackSender
+from tests.bot.support import PayloadLog
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # a throwaway, like Slack's docs example
 TEAM = "T0PLAYGRND"
@@ -78,12 +79,15 @@ async def bot(
     await site.start()
     port = runner.addresses[0][1]
     url = f"http://127.0.0.1:{port}"
+    # Every message, ephemeral and modal the bot leaves in the stand-in must pass slack_sdk validation.
+    payloads = PayloadLog(stand_in)
     async with aiohttp.ClientSession() as session:
         sender = SlackSender(
             stand_in, bot_events_url=f"{url}/slack/events", signing_secret=SIGNING_SECRET, session=session
         )
         yield BotHarness(url=url, runtime=app[RUNTIME], stand_in=stand_in, slack=sender, session=session)
     await runner.cleanup()
+    payloads.close_and_check()
 
 
 __all__ = ["ALICE", "BOB", "CAROL", "GENERAL", "INCIDENTS", "TEAM", "BotHarness", "replace"]
