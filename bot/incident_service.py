@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 
 from domain import (
     EventKind,
@@ -16,14 +16,8 @@ from domain import (
     TimelineEvent,
 )
 from domain.authorization import ensure_may_change
+from storage.repository import IncidentRepository
 from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
-
-_CHANGE_KIND = {
-    "status": EventKind.STATUS_CHANGED,
-    "severity": EventKind.SEVERITY_CHANGED,
-    "commander": EventKind.COMMANDER_ASSIGNED,
-    "note": EventKind.NOTE_ADDED,
-}
 
 
 class IncidentService:
@@ -99,39 +93,60 @@ class IncidentService:
         note: str | None = None,
         expected: Status | None = None,
     ) -> Incident:
-        async with self._uow_factory() as uow:
-            await self._authorize(uow, team_id, incident_id, actor_id, "status", target)
-            incident = await uow.incidents.update_status(
+        return await self._change(
+            team_id,
+            incident_id,
+            actor_id,
+            EventKind.STATUS_CHANGED,
+            lambda repo: repo.update_status(
                 team_id, incident_id, target, actor_id=actor_id, note=note, expected=expected
-            )
-            await uow.commit()
-        self._on_commit()
-        return incident
+            ),
+            target=target,
+        )
 
     async def change_severity(
         self, *, team_id: str, incident_id: int, severity: Severity, actor_id: str
     ) -> Incident:
-        async with self._uow_factory() as uow:
-            await self._authorize(uow, team_id, incident_id, actor_id, "severity")
-            incident = await uow.incidents.change_severity(team_id, incident_id, severity, actor_id=actor_id)
-            await uow.commit()
-        self._on_commit()
-        return incident
+        return await self._change(
+            team_id,
+            incident_id,
+            actor_id,
+            EventKind.SEVERITY_CHANGED,
+            lambda repo: repo.change_severity(team_id, incident_id, severity, actor_id=actor_id),
+        )
 
     async def assign(self, *, team_id: str, incident_id: int, commander_id: str, actor_id: str) -> Incident:
-        async with self._uow_factory() as uow:
-            await self._authorize(uow, team_id, incident_id, actor_id, "commander")
-            incident = await uow.incidents.assign_commander(
-                team_id, incident_id, commander_id, actor_id=actor_id
-            )
-            await uow.commit()
-        self._on_commit()
-        return incident
+        return await self._change(
+            team_id,
+            incident_id,
+            actor_id,
+            EventKind.COMMANDER_ASSIGNED,
+            lambda repo: repo.assign_commander(team_id, incident_id, commander_id, actor_id=actor_id),
+        )
 
     async def add_note(self, *, team_id: str, incident_id: int, text: str, actor_id: str) -> Incident:
+        return await self._change(
+            team_id,
+            incident_id,
+            actor_id,
+            EventKind.NOTE_ADDED,
+            lambda repo: repo.add_note(team_id, incident_id, text, actor_id=actor_id),
+        )
+
+    async def _change(
+        self,
+        team_id: str,
+        incident_id: int,
+        actor_id: str,
+        kind: EventKind,
+        apply: Callable[[IncidentRepository], Awaitable[Incident]],
+        *,
+        target: Status | None = None,
+    ) -> Incident:
+        """Authorize, apply one change in its own unit of work, commit, then wake the relay."""
         async with self._uow_factory() as uow:
-            await self._authorize(uow, team_id, incident_id, actor_id, "note")
-            incident = await uow.incidents.add_note(team_id, incident_id, text, actor_id=actor_id)
+            await self._authorize(uow, team_id, incident_id, actor_id, kind, target)
+            incident = await apply(uow.incidents)
             await uow.commit()
         self._on_commit()
         return incident
@@ -142,7 +157,7 @@ class IncidentService:
         team_id: str,
         incident_id: int,
         actor_id: str,
-        change: str,
+        kind: EventKind,
         target: Status | None = None,
     ) -> None:
         """Refuse (and keep the refusal in the timeline) when the actor is not a responder."""
@@ -151,6 +166,6 @@ class IncidentService:
         except NotAuthorizedError as refusal:
             incident = await uow.incidents.get(team_id, incident_id)
             await uow.incidents.record_refusal(
-                incident, actor_id=actor_id, kind=_CHANGE_KIND[change], detail=str(refusal), target=target
+                incident, actor_id=actor_id, kind=kind, detail=str(refusal), target=target
             )
             raise

@@ -11,8 +11,9 @@
 - Errors that will never succeed mark the row failed (kept for `incident-tracker outbox list/retry`);
   everything else backs off exponentially with jitter, capped at 60 s.
 
-Duplicate window: a crash after Slack accepted a message and before `mark_sent` commits leaves the
-row pending; after the lease it is sent again. The window is one local UPDATE long.
+Duplicate window: a crash after Slack accepted a message and before its `mark_sent` commits leaves the
+row pending; after the lease it is sent again. Sent rows are recorded in group commits (one transaction
+for all rows sent while the previous commit ran), so the window is about one local commit long.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ class OutboxRelay:
         self._held: dict[int, float] = {}
         self._lost: set[int] = set()  # held rows whose lease ran out and another relay claimed
         # Group commit of deliveries: outcomes arriving while one commit runs share the next.
-        self._to_record: list[tuple[ClaimedNotification, CardLocation | None, asyncio.Future[bool]]] = []
+        self._to_record: list[tuple[ClaimedNotification, CardLocation | None, str]] = []
         self._recorder: asyncio.Task[None] | None = None
         self._claim_batch = max(1, config.max_in_flight // 4)
 
@@ -268,25 +269,28 @@ class OutboxRelay:
     async def _drive_lane(self, channel: str, lane: _Lane) -> None:
         while True:
             claimed = await lane.queue.get()
+            handed_off = False
             try:
-                await self.deliver(claimed, channel)
+                handed_off = await self.deliver(claimed, channel)
             except (DBAPIError, OSError) as exc:  # the outcome could not be recorded; the lease will expire
                 log.error("relay.record_failed", outbox_id=claimed.notification.id, error=type(exc).__name__)
             finally:
                 lane.queue.task_done()
                 self._in_flight -= 1
-                self._release(claimed)
+                if not handed_off:  # a sent row stays held (its lease renewed) until it is recorded
+                    self._release(claimed)
                 self._wake.set()
 
     # ---- delivery -----------------------------------------------------------------------------
 
-    async def deliver(self, claimed: ClaimedNotification, channel: str) -> None:
+    async def deliver(self, claimed: ClaimedNotification, channel: str) -> bool:
+        """Send one row; True when Slack accepted it and the row went to the recorder."""
         n = claimed.notification
         bound = log.bind(outbox_id=n.id, incident_id=n.incident_id, team_id=n.team_id, kind=n.kind.value)
         await self._pacer.acquire(channel)  # the card update and its thread reply go out as one
         if n.id in self._lost:  # waited here past our lease and another relay claimed it: theirs now
             bound.warning("outbox.lease_lost", note="claimed by another relay while queued here; not sent")
-            return
+            return False
         incident = claimed.incident
         if incident is None:
             try:
@@ -294,7 +298,7 @@ class OutboxRelay:
                     incident = await uow.incidents.get(n.team_id, n.incident_id)
             except IncidentNotFoundError:
                 await self._store.mark_failed(claimed, self._worker_id, error="incident not found")
-                return
+                return False
         try:
             card: CardLocation | None = None
             if n.kind is NotificationKind.CARD_POSTED:
@@ -312,50 +316,51 @@ class OutboxRelay:
                 )
         except SlackApiError as exc:
             await self._on_slack_error(claimed, channel, exc, bound)
-            return
+            return False
         except (aiohttp.ClientError, TimeoutError, SlackClientError, ValueError) as exc:
             await self._retry_later(claimed, f"{type(exc).__name__}: {exc}", bound)
-            return
-        recorded = await self._record_sent(claimed, card)
-        latency_ms = (self._clock() - n.created_at).total_seconds() * 1000
-        if not recorded:
-            bound.warning("outbox.lease_lost", note="delivered after the lease expired; may be duplicated")
-        bound.info(
-            "outbox.delivered", channel=channel, latency_ms=round(latency_ms, 1), attempts=n.attempts + 1
-        )
+            return False
+        self._record_sent(claimed, card, channel)
+        return True
 
-    async def _record_sent(self, claimed: ClaimedNotification, card: CardLocation | None) -> bool:
-        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._to_record.append((claimed, card, outcome))
+    def _record_sent(self, claimed: ClaimedNotification, card: CardLocation | None, channel: str) -> None:
+        """Hand a sent row to the recorder; the lane goes on with its next row meanwhile."""
+        self._to_record.append((claimed, card, channel))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._flush_sent(), name=f"relay-record:{self._worker_id}")
-        return await outcome
 
     async def _flush_sent(self) -> None:
-        """Commit every delivery waiting to be recorded in one transaction, until none are left."""
+        """Group commit: rows sent while one commit runs are recorded together by the next."""
         while self._to_record:
             batch, self._to_record = self._to_record, []
+            recorded: set[int] | None = None
             try:
                 recorded = await self._store.mark_sent_many(
                     [(c, card) for c, card, _ in batch], self._worker_id
                 )
-            except asyncio.CancelledError:
-                for *_, outcome in batch:
-                    outcome.cancel()
-                raise
-            except Exception as exc:  # each waiting lane gets it (DB errors: logged, lease expires)
-                unexpected = not isinstance(exc, DBAPIError | OSError)
-                if unexpected:  # nobody is left to record the rest either
-                    batch, self._to_record = batch + self._to_record, []
-                for *_, outcome in batch:
-                    if not outcome.done():
-                        outcome.set_exception(exc)
-                if unexpected:
-                    raise
+            except (DBAPIError, OSError) as exc:  # not recorded: the leases expire, the rows go out again
+                ids = [c.notification.id for c, _, _ in batch]
+                log.error("relay.record_failed", outbox_ids=ids, error=type(exc).__name__)
+            finally:
+                for claimed, _, _ in batch:
+                    self._release(claimed)
+                self._wake.set()
+            if recorded is None:
                 continue
-            for claimed, _, outcome in batch:
-                if not outcome.done():
-                    outcome.set_result(claimed.notification.id in recorded)
+            now = self._clock()
+            for claimed, _, channel in batch:
+                n = claimed.notification
+                bound = log.bind(
+                    outbox_id=n.id, incident_id=n.incident_id, team_id=n.team_id, kind=n.kind.value
+                )
+                if n.id not in recorded:
+                    bound.warning(
+                        "outbox.lease_lost", note="delivered after the lease expired; may be duplicated"
+                    )
+                latency_ms = round((now - n.created_at).total_seconds() * 1000, 1)
+                bound.info(
+                    "outbox.delivered", channel=channel, latency_ms=latency_ms, attempts=n.attempts + 1
+                )
 
     async def _on_slack_error(
         self, claimed: ClaimedNotification, channel: str, exc: SlackApiError, bound: structlog.BoundLogger

@@ -33,6 +33,14 @@ from storage.outbox import NotificationKind, enqueue
 
 audit = structlog.get_logger("incident.audit")
 
+# How an outbox row names the kind of change it announces.
+_ACTIONS: dict[EventKind, str] = {
+    EventKind.STATUS_CHANGED: "status",
+    EventKind.SEVERITY_CHANGED: "severity",
+    EventKind.COMMANDER_ASSIGNED: "commander",
+    EventKind.NOTE_ADDED: "note",
+}
+
 Clock = Callable[[], datetime]
 
 # Attempts at the guarded UPDATE before giving up: each retry means another writer committed first.
@@ -195,33 +203,15 @@ class IncidentRepository:
                 raise
             moved = await self._guarded_move(current, target)
             if moved is not None:
-                now = moved.updated_at
-                self._add_event(
+                self._record_change(
                     moved,
                     actor_id=actor_id,
                     kind=EventKind.STATUS_CHANGED,
-                    from_status=current.status,
-                    to_status=target,
+                    audit_event="incident.transition.accepted",
                     detail=note,
-                    now=now,
-                )
-                self._notify(
-                    moved,
-                    NotificationKind.CARD_CHANGED,
-                    actor_id=actor_id,
-                    action="status",
-                    now=now,
                     from_status=current.status.value,
                     to_status=target.value,
                     note=note,
-                )
-                audit.info(
-                    "incident.transition.accepted",
-                    team_id=team_id,
-                    incident_id=incident_id,
-                    actor_id=actor_id,
-                    from_status=current.status.value,
-                    to_status=target.value,
                 )
                 return moved
             # Another writer changed the status between our read and our UPDATE: decide again.
@@ -234,27 +224,12 @@ class IncidentRepository:
     ) -> Incident:
         current = await self.get(team_id, incident_id)
         changed = await self._bump(current, severity=severity.value)
-        self._add_event(
+        self._record_change(
             changed,
             actor_id=actor_id,
             kind=EventKind.SEVERITY_CHANGED,
+            audit_event="incident.severity.changed",
             detail=f"{current.severity.value} → {severity.value}",
-            now=changed.updated_at,
-        )
-        self._notify(
-            changed,
-            NotificationKind.CARD_CHANGED,
-            actor_id=actor_id,
-            action="severity",
-            now=changed.updated_at,
-            from_severity=current.severity.value,
-            to_severity=severity.value,
-        )
-        audit.info(
-            "incident.severity.changed",
-            team_id=team_id,
-            incident_id=incident_id,
-            actor_id=actor_id,
             from_severity=current.severity.value,
             to_severity=severity.value,
         )
@@ -265,26 +240,12 @@ class IncidentRepository:
     ) -> Incident:
         current = await self.get(team_id, incident_id)
         changed = await self._bump(current, commander_id=commander_id)
-        self._add_event(
+        self._record_change(
             changed,
             actor_id=actor_id,
             kind=EventKind.COMMANDER_ASSIGNED,
+            audit_event="incident.commander.assigned",
             detail=commander_id,
-            now=changed.updated_at,
-        )
-        self._notify(
-            changed,
-            NotificationKind.CARD_CHANGED,
-            actor_id=actor_id,
-            action="commander",
-            now=changed.updated_at,
-            commander_id=commander_id,
-        )
-        audit.info(
-            "incident.commander.assigned",
-            team_id=team_id,
-            incident_id=incident_id,
-            actor_id=actor_id,
             commander_id=commander_id,
         )
         return changed
@@ -293,18 +254,14 @@ class IncidentRepository:
         note = validate_note(text, required=True)
         current = await self.get(team_id, incident_id)
         changed = await self._bump(current)
-        self._add_event(
-            changed, actor_id=actor_id, kind=EventKind.NOTE_ADDED, detail=note, now=changed.updated_at
-        )
-        self._notify(
+        self._record_change(
             changed,
-            NotificationKind.CARD_CHANGED,
             actor_id=actor_id,
-            action="note",
-            now=changed.updated_at,
+            kind=EventKind.NOTE_ADDED,
+            audit_event="incident.note.added",
+            detail=note,
             note=note,
         )
-        audit.info("incident.note.added", team_id=team_id, incident_id=incident_id, actor_id=actor_id)
         return changed
 
     async def record_refusal(
@@ -407,6 +364,38 @@ class IncidentRepository:
             to_status=target.value,
             reason=type(refusal).__name__,
         )
+
+    def _record_change(
+        self,
+        changed: Incident,
+        *,
+        actor_id: str,
+        kind: EventKind,
+        audit_event: str,
+        detail: str | None,
+        **details: Any,
+    ) -> None:
+        """An accepted change leaves its timeline event, its outbox row and its audit line."""
+        from_status, to_status = details.get("from_status"), details.get("to_status")
+        self._add_event(
+            changed,
+            actor_id=actor_id,
+            kind=kind,
+            from_status=Status(from_status) if from_status else None,
+            to_status=Status(to_status) if to_status else None,
+            detail=detail,
+            now=changed.updated_at,
+        )
+        self._notify(
+            changed,
+            NotificationKind.CARD_CHANGED,
+            actor_id=actor_id,
+            action=_ACTIONS[kind],
+            now=changed.updated_at,
+            **details,
+        )
+        audited = {key: value for key, value in details.items() if key != "note"}
+        audit.info(audit_event, team_id=changed.team_id, incident_id=changed.id, actor_id=actor_id, **audited)
 
     def _add_event(
         self,

@@ -10,9 +10,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.blocks import NEXT_PAGE_ACTION_ID, card_text, parse_button_value, render_card, render_list
-from bot.blocks_list import list_heading
-from bot.cursors import CursorState
+from bot.blocks import NEXT_PAGE_ACTION_ID, card_text, parse_button_value, render_card
+from bot.listeners.list_pages import list_page_message
 from bot.listeners.replies import notice
 from bot.runtime import ListenerDeps
 from domain import IncidentValidationError, InvalidTransitionError, Status
@@ -98,31 +97,13 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         state = deps.cursors.decode(
             action.get("value"), team_id=team_id, channel_id=channel_id, user_id=user_id
         )
-        page = await service.list_page(
-            team_id,
+        message = await list_page_message(
+            deps,
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
             list_filter=state.list_filter,
             severity=state.severity,
             after=state.position,
-            limit=deps.settings.list_page_size,
         )
-        cursor = None
-        if page.next_position is not None:
-            cursor = deps.cursors.encode(
-                CursorState(
-                    list_filter=state.list_filter,
-                    severity=state.severity,
-                    position=page.next_position,
-                    team_id=team_id,
-                    channel_id=channel_id,
-                    user_id=user_id,
-                )
-            )
-        blocks = render_list(
-            page, list_filter=state.list_filter, severity=state.severity, next_cursor=cursor, now=deps.clock()
-        )
-        deps.tasks.spawn(
-            respond(
-                text=list_heading(state.list_filter, state.severity), blocks=blocks, replace_original=True
-            ),
-            name="respond.list",
-        )
+        deps.tasks.spawn(respond(**message, replace_original=True), name="respond.list")

@@ -11,8 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.blocks import card_text, render_card, render_declare_modal, render_help, render_list
-from bot.blocks_list import list_heading
+from bot.blocks import card_text, render_card, render_declare_modal, render_help
 from bot.command_parser import (
     AddNote,
     Assign,
@@ -25,7 +24,7 @@ from bot.command_parser import (
     Transition,
     parse_command,
 )
-from bot.cursors import CursorState
+from bot.listeners.list_pages import list_page_message
 from bot.listeners.replies import notice
 from bot.runtime import ListenerDeps
 from domain import DEFAULT_SEVERITY, Incident, Severity
@@ -73,30 +72,16 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
                     name="views.open",
                 )
             case ListIncidents(list_filter=list_filter, severity=severity):
-                page = await service.list_page(
-                    team_id,
-                    list_filter=list_filter,
-                    severity=severity,
-                    after=None,
-                    limit=deps.settings.list_page_size,
-                )
-                cursor = None
-                if page.next_position is not None:
-                    cursor = deps.cursors.encode(
-                        CursorState(
-                            list_filter=list_filter,
-                            severity=severity,
-                            position=page.next_position,
-                            team_id=team_id,
-                            channel_id=channel_id,
-                            user_id=user_id,
-                        )
-                    )
                 await ack(
-                    text=list_heading(list_filter, severity),
-                    blocks=render_list(
-                        page, list_filter=list_filter, severity=severity, next_cursor=cursor, now=deps.clock()
-                    ),
+                    await list_page_message(
+                        deps,
+                        team_id=team_id,
+                        channel_id=channel_id,
+                        user_id=user_id,
+                        list_filter=list_filter,
+                        severity=severity,
+                        after=None,
+                    )
                 )
             case Show(incident_id=incident_id):
                 structlog.contextvars.bind_contextvars(incident_id=incident_id)
