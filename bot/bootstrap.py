@@ -104,7 +104,10 @@ def build_application(
 ) -> web.Application:
     """Engine, sessions, repository, Slack client, bolt app, relay and HTTP app; nothing connects yet."""
     engine = create_engine(settings.database_url)
-    uow_factory = UnitOfWorkFactory(create_session_factory(engine), clock=clock)
+    read_engine = create_engine(settings.database_url, read_only=True)
+    uow_factory = UnitOfWorkFactory(
+        create_session_factory(engine), clock=clock, read_session_factory=create_session_factory(read_engine)
+    )
     web_client = build_web_client(settings, with_token=False)
     tasks = BackgroundTasks()
     relay = relay_factory(settings, uow_factory) if relay_factory else None
@@ -124,6 +127,7 @@ def build_application(
     app[RUNTIME] = Runtime(
         settings=settings,
         engine=engine,
+        read_engine=read_engine,
         uow_factory=uow_factory,
         service=service,
         web_client=web_client,
@@ -151,4 +155,5 @@ async def _on_cleanup(app: web.Application) -> None:
     if runtime.relay is not None:
         await runtime.relay.stop()
     await runtime.engine.dispose()
+    await runtime.read_engine.dispose()
     log.info("app.stopped")

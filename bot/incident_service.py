@@ -61,13 +61,13 @@ class IncidentService:
     async def show(
         self, team_id: str, incident_id: int, *, timeline: int = 5
     ) -> tuple[Incident, list[TimelineEvent]]:
-        async with self._uow_factory() as uow:
-            incident = await uow.incidents.get(team_id, incident_id)
-            return incident, await uow.incidents.timeline(team_id, incident_id, limit=timeline)
+        async with self._uow_factory.reader() as incidents:
+            incident = await incidents.get(team_id, incident_id)
+            return incident, await incidents.timeline(team_id, incident_id, limit=timeline)
 
     async def get(self, team_id: str, incident_id: int) -> Incident:
-        async with self._uow_factory() as uow:
-            return await uow.incidents.get(team_id, incident_id)
+        async with self._uow_factory.reader() as incidents:
+            return await incidents.get(team_id, incident_id)
 
     async def list_page(
         self,
@@ -78,8 +78,8 @@ class IncidentService:
         after: ListPosition | None,
         limit: int,
     ) -> Page:
-        async with self._uow_factory() as uow:
-            return await uow.incidents.list_incidents(
+        async with self._uow_factory.reader() as incidents:
+            return await incidents.list_incidents(
                 team_id, list_filter=list_filter, severity=severity, after=after, limit=limit
             )
 

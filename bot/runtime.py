@@ -44,6 +44,7 @@ class ListenerDeps:
 class Runtime:
     settings: Settings
     engine: AsyncEngine
+    read_engine: AsyncEngine
     uow_factory: UnitOfWorkFactory
     service: IncidentService
     web_client: AsyncWebClient

@@ -20,26 +20,40 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Build an `AsyncEngine` with `pool_pre_ping=True`; SQLite made safe for concurrent writers."""
+# Enough connections that a burst of concurrent requests reuses the pool instead of opening and
+# closing overflow connections (each new PostgreSQL connection costs milliseconds).
+POOL_SIZE = 10
+POOL_MAX_OVERFLOW = 10
+
+
+def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+    """Build an `AsyncEngine` with `pool_pre_ping=True`; SQLite made safe for concurrent writers.
+
+    `read_only` engines run in autocommit: a read (and the pre-ping) is one round trip, with no
+    BEGIN/ROLLBACK around it. They serve lookups and lists; every change goes through a writer.
+    """
     parsed = make_url(url)
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", POOL_MAX_OVERFLOW)
     if parsed.get_backend_name() == "sqlite":
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
-        _make_sqlite_serializable(engine)
+        _configure_sqlite(engine, read_only=read_only)
         return engine
+    if read_only:
+        kwargs.setdefault("isolation_level", "AUTOCOMMIT")
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _make_sqlite_serializable(engine: AsyncEngine) -> None:
-    """WAL, a busy timeout, and `BEGIN IMMEDIATE` so writers queue at BEGIN instead of failing.
+def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
+    """WAL, a busy timeout, and (for writers) `BEGIN IMMEDIATE` so writers queue at BEGIN.
 
     pysqlite's own transaction handling begins lazily and deferred, so two transactions that both read
     and then write would deadlock into "database is locked". SQLAlchemy's documented recipe turns that
-    off and emits the BEGIN itself.
+    off and emits the BEGIN itself. Readers stay in autocommit: WAL lets them read beside a writer.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -50,11 +64,15 @@ def _make_sqlite_serializable(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if not read_only:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

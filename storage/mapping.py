@@ -7,6 +7,11 @@ from typing import Any
 from domain import EventKind, Incident, Severity, Status, TimelineEvent
 from storage.models import IncidentEventRow, IncidentRow
 
+# Plain dict look-ups: calling an Enum class per value costs more than the rest of the mapping.
+_SEVERITIES = {member.value: member for member in Severity}
+_STATUSES = {member.value: member for member in Status}
+_EVENT_KINDS = {member.value: member for member in EventKind}
+
 
 def incident_from_row(row: IncidentRow | Any) -> Incident:
     """Accepts an ORM row or a Core result row with the same column names."""
@@ -15,8 +20,8 @@ def incident_from_row(row: IncidentRow | Any) -> Incident:
         team_id=row.team_id,
         title=row.title,
         description=row.description,
-        severity=Severity(row.severity),
-        status=Status(row.status),
+        severity=_SEVERITIES[row.severity],
+        status=_STATUSES[row.status],
         reporter_id=row.reporter_id,
         channel_id=row.channel_id,
         created_at=row.created_at,
@@ -32,16 +37,16 @@ def incident_from_row(row: IncidentRow | Any) -> Incident:
     )
 
 
-def event_from_row(row: IncidentEventRow) -> TimelineEvent:
+def event_from_row(row: IncidentEventRow | Any) -> TimelineEvent:
     return TimelineEvent(
         id=row.id,
         incident_id=row.incident_id,
         team_id=row.team_id,
         actor_id=row.actor_id,
-        kind=EventKind(row.kind),
+        kind=_EVENT_KINDS[row.kind],
         accepted=row.accepted,
         created_at=row.created_at,
-        from_status=Status(row.from_status) if row.from_status else None,
-        to_status=Status(row.to_status) if row.to_status else None,
+        from_status=_STATUSES[row.from_status] if row.from_status else None,
+        to_status=_STATUSES[row.to_status] if row.to_status else None,
         detail=row.detail,
     )

@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from domain import Incident
+from storage.mapping import incident_from_row
 from storage.models import IncidentRow, OutboxRow
 from storage.outbox import Notification, NotificationKind, OutboxState, notification_from_row
 
@@ -24,12 +27,20 @@ ERROR_MAX = 500
 
 @dataclass(frozen=True, slots=True)
 class ClaimedNotification:
-    """A leased outbox row with where its incident's card lives."""
+    """A leased outbox row with where its incident's card lives, and the incident as claimed.
+
+    The incident is read in the claim's round trip: the relay renders it without another query. A
+    later change has its own row, claimed only after this one is sent, so the card ends up current.
+    """
 
     notification: Notification
     declared_channel_id: str
     card_channel_id: str | None
     card_ts: str | None
+    incident: Incident | None = None
+
+
+CardLocation = tuple[str, str]  # (channel, ts) of a posted card
 
 
 class OutboxStore:
@@ -43,7 +54,7 @@ class OutboxStore:
         now = self._clock()
         earlier = aliased(OutboxRow)
         query = (
-            select(OutboxRow, IncidentRow.channel_id, IncidentRow.card_channel_id, IncidentRow.card_ts)
+            select(OutboxRow, IncidentRow)
             .join(IncidentRow, IncidentRow.id == OutboxRow.incident_id)
             .where(
                 OutboxRow.state == OutboxState.PENDING.value,
@@ -74,23 +85,32 @@ class OutboxStore:
                 .execution_options(synchronize_session=False)
             )
             return [
-                ClaimedNotification(notification_from_row(r), channel, card_channel, card_ts)
-                for r, channel, card_channel, card_ts in rows
+                ClaimedNotification(
+                    notification_from_row(r), i.channel_id, i.card_channel_id, i.card_ts, incident_from_row(i)
+                )
+                for r, i in rows
             ]
 
     async def mark_sent(
-        self, claimed: ClaimedNotification, worker_id: str, *, card: tuple[str, str] | None = None
+        self, claimed: ClaimedNotification, worker_id: str, *, card: CardLocation | None = None
     ) -> bool:
         """Record Slack's acceptance (and, for a posted card, where it lives) in one transaction.
 
         False when the lease was lost (another relay took the row over): a duplicate is possible then.
         """
-        n = claimed.notification
+        return claimed.notification.id in await self.mark_sent_many([(claimed, card)], worker_id)
+
+    async def mark_sent_many(
+        self, sent: Sequence[tuple[ClaimedNotification, CardLocation | None]], worker_id: str
+    ) -> set[int]:
+        """`mark_sent` for several rows in one transaction (the relay's group commit); the ids recorded."""
+        if not sent:
+            return set()
         async with self._session_factory() as session, session.begin():
             result = await session.execute(
                 update(OutboxRow)
                 .where(
-                    OutboxRow.id == n.id,
+                    OutboxRow.id.in_([claimed.notification.id for claimed, _ in sent]),
                     OutboxRow.claimed_by == worker_id,
                     OutboxRow.state == OutboxState.PENDING.value,
                 )
@@ -102,18 +122,31 @@ class OutboxStore:
                     claimed_until=None,
                     last_error=None,
                 )
+                .returning(OutboxRow.id)
                 .execution_options(synchronize_session=False)
             )
-            if card is not None and result.rowcount:  # type: ignore[attr-defined]
-                # Only the delivery that recorded the row says where the card lives: a late duplicate
-                # (lease lost) must not move later updates onto its copy.
+            recorded = set(result.scalars().all())
+            # Only the delivery that recorded the row says where the card lives: a late duplicate
+            # (lease lost) must not move later updates onto its copy.
+            cards = [
+                {
+                    "b_id": c.notification.incident_id,
+                    "b_team": c.notification.team_id,
+                    "b_ch": card[0],
+                    "b_ts": card[1],
+                }
+                for c, card in sent
+                if card is not None and c.notification.id in recorded
+            ]
+            if cards:
+                incidents = cast(Table, IncidentRow.__table__)
                 await session.execute(
-                    update(IncidentRow)
-                    .where(IncidentRow.id == n.incident_id, IncidentRow.team_id == n.team_id)
-                    .values(card_channel_id=card[0], card_ts=card[1])
-                    .execution_options(synchronize_session=False)
+                    update(incidents)
+                    .where(incidents.c.id == bindparam("b_id"), incidents.c.team_id == bindparam("b_team"))
+                    .values(card_channel_id=bindparam("b_ch"), card_ts=bindparam("b_ts")),
+                    cards,
                 )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return recorded
 
     async def renew(self, ids: Sequence[int], worker_id: str, *, lease: timedelta) -> set[int]:
         """Extend `worker_id`'s leases on rows it still holds (queued or being sent); returns those ids.

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, literal, select, tuple_, update
+from sqlalchemy import Executable, Result, func, literal, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import (
@@ -27,6 +27,7 @@ from domain import (
     validate_status_transition,
 )
 from domain.validation import validate_description, validate_note, validate_title
+from storage import queries
 from storage.mapping import event_from_row, incident_from_row
 from storage.models import IncidentEventRow, IncidentRow, UTCDateTime
 from storage.outbox import NotificationKind, enqueue
@@ -73,22 +74,17 @@ class IncidentRepository:
     # ---- reads ---------------------------------------------------------------------------------
 
     async def get(self, team_id: str, incident_id: int) -> Incident:
-        row = await self._session.scalar(
-            select(IncidentRow).where(IncidentRow.team_id == team_id, IncidentRow.id == incident_id)
-        )
+        row = (await self._read(queries.incident_by_id(), team_id=team_id, incident_id=incident_id)).first()
         if row is None:
             raise IncidentNotFoundError(incident_id)
         return incident_from_row(row)
 
     async def timeline(self, team_id: str, incident_id: int, *, limit: int = 5) -> list[TimelineEvent]:
         """The latest `limit` events, oldest first."""
-        rows = await self._session.scalars(
-            select(IncidentEventRow)
-            .where(IncidentEventRow.team_id == team_id, IncidentEventRow.incident_id == incident_id)
-            .order_by(IncidentEventRow.id.desc())
-            .limit(limit)
+        result = await self._read(
+            queries.latest_events(), team_id=team_id, incident_id=incident_id, limit=limit
         )
-        return [event_from_row(r) for r in reversed(rows.all())]
+        return [event_from_row(r) for r in reversed(result.all())]
 
     async def list_incidents(
         self,
@@ -102,25 +98,29 @@ class IncidentRepository:
         """Newest first on the compound key `(created_at, id)`; one extra row says whether more exist."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        query = select(IncidentRow).where(IncidentRow.team_id == team_id)
         statuses = list_filter.statuses()
-        if statuses is not None:
-            query = query.where(IncidentRow.status.in_(sorted(s.value for s in statuses)))
+        params: dict[str, Any] = {"team_id": team_id, "limit": limit + 1}
         if severity is not None:
-            query = query.where(IncidentRow.severity == severity.value)
+            params["severity"] = severity.value
         if after is not None:
-            query = query.where(
-                tuple_(IncidentRow.created_at, IncidentRow.id)
-                < tuple_(literal(after.created_at, UTCDateTime()), literal(after.incident_id))
-            )
-        query = query.order_by(IncidentRow.created_at.desc(), IncidentRow.id.desc()).limit(limit + 1)
-        rows = (await self._session.scalars(query)).all()
+            params.update(after_created_at=after.created_at, after_id=after.incident_id)
+        statement = queries.incident_page(
+            tuple(sorted(statuses)) if statuses is not None else None,
+            severity is not None,
+            after is not None,
+        )
+        rows = (await self._read(statement, **params)).all()
         items = tuple(incident_from_row(r) for r in rows[:limit])
         next_position = None
         if len(rows) > limit:
             last = items[-1]
             next_position = ListPosition(created_at=last.created_at, incident_id=last.id)
         return Page(items=items, next_position=next_position)
+
+    async def _read(self, statement: Executable, **params: Any) -> Result[Any]:
+        """Core execution on the session's connection: Core rows, no ORM loading on the read path."""
+        connection = await self._session.connection()
+        return await connection.execute(statement, params)
 
     async def list_open(self, team_id: str, *, after: ListPosition | None = None, limit: int = 10) -> Page:
         return await self.list_incidents(team_id, list_filter=ListFilter.ACTIVE, after=after, limit=limit)

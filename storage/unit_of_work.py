@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -68,11 +70,28 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory:
-    """What the composition root hands to listeners: a fresh unit of work per operation."""
+    """What the composition root hands to listeners: a fresh unit of work per change, and readers.
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, clock: Clock = utcnow) -> None:
+    `read_session_factory` (an autocommit engine's) serves lookups and lists in one round trip per
+    query; without one, readers use the writers' sessions.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        clock: Clock = utcnow,
+        read_session_factory: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self.session_factory = session_factory
+        self.read_session_factory = read_session_factory or session_factory
         self.clock = clock
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, clock=self.clock)
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[IncidentRepository]:
+        """The repository for reads only: nothing it is asked to write is ever committed."""
+        async with self.read_session_factory() as session:
+            yield IncidentRepository(session, clock=self.clock)

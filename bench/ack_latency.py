@@ -1,0 +1,383 @@
+"""How long the bot takes to ack `/incident list` and `/incident show`, against a bare bolt app's floor.
+
+    .venv/bin/python -m bench.ack_latency            # full run: 100,000 incidents, 2,000 requests a cell
+    .venv/bin/python -m bench.ack_latency --quick    # smoke run
+    .venv/bin/python -m bench.ack_latency --profile /tmp/bot.prof   # cProfile the bot process too
+
+A throwaway PostgreSQL (initdb/pg_ctl) is migrated with Alembic and seeded; the Slack stand-in serves the
+Web API. The bot and the bare app each run in their own process (`--serve bot|bare`, started by this
+one), so the load generator never shares their event loop. Targets: bot p50 ≤ 3× bare p50, bot
+throughput at c=32 ≥ 50% of bare, bot max < 1 s, bot RSS ≤ 150 MB and flat over the soak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import pstats
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from bench.ack_load import CellResult, SlashCommands, rss_mb, run_cell
+from bench.ack_seed import create_database, log_connections, migrate, seed
+from bench.ack_servers import serve
+from playground.slack_api import SlackStandIn
+from tests.pg_cluster import PgCluster, find_pg_bin
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"  # noqa: S105 -- throwaway
+TARGETS = ("bare", "bot")
+COMMANDS = ("list", "show")
+CONCURRENCY = (1, 32)
+P50_RATIO_MAX, THROUGHPUT_RATIO_MIN, MAX_LATENCY_MS, RSS_MAX_MB = 3.0, 0.5, 1000.0, 150.0
+FLAT_MB_PER_10K = 1.0  # "flat": the soak's least-squares RSS slope stays under this
+
+
+@dataclass(slots=True)
+class Server:
+    kind: str
+    port: int
+    proc: asyncio.subprocess.Process
+    output: deque[str] = field(default_factory=lambda: deque(maxlen=40))
+    drain: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slack/events"
+
+    async def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        async for line in self.proc.stdout:  # never let a full pipe block the server
+            self.output.append(line.decode(errors="replace").rstrip())
+
+    async def wait_ready(self, session: aiohttp.ClientSession, within_s: float = 60.0) -> None:
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            if self.proc.returncode is not None:
+                break
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"http://127.0.0.1:{self.port}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"{self.kind} server did not start:\n" + "\n".join(self.output))
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 20)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        if self.drain is not None:
+            await asyncio.wait([self.drain], timeout=2)
+            self.drain.cancel()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def start_server(kind: str, env: dict[str, str], profile: str | None) -> Server:
+    port = _free_port()
+    args = [sys.executable, "-m", "bench.ack_latency", "--serve", kind, "--port", str(port)]
+    if profile:
+        args += ["--profile", profile]
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches only us; our finally stops the servers in order
+    )
+    server = Server(kind, port, proc)
+    server.drain = asyncio.create_task(server._drain())
+    return server
+
+
+class ConnectCounter:
+    """Counts `connection authorized` lines in the cluster's server log (log_connections is on)."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.offset = 0
+        self.total = 0
+
+    def __call__(self) -> int:
+        with open(self.log_path, "rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        self.total += complete.count(b"connection authorized")
+        return self.total
+
+
+@dataclass(slots=True)
+class Report:
+    cells: list[CellResult] = field(default_factory=list)
+    soak: list[CellResult] = field(default_factory=list)
+    rss: list[tuple[str, int, float]] = field(default_factory=list)  # (label, requests so far, MB)
+
+
+def _cell(report: Report, target: str, command: str, concurrency: int) -> CellResult:
+    return next(
+        c for c in report.cells if (c.target, c.command, c.concurrency) == (target, command, concurrency)
+    )
+
+
+async def measure(args: argparse.Namespace, cluster: PgCluster, report: Report) -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    # SIGTERM unwinds like Ctrl-C (asyncio.run handles SIGINT): every finally below stops what it started.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    await create_database(cluster.url(), "ack_bench")
+    url = cluster.url("ack_bench")
+    started = time.perf_counter()
+    await migrate(url)
+    stand_in = SlackStandIn()
+    ids = await seed(url, team_id=stand_in.state.team_id, incidents=args.incidents)
+    await log_connections(cluster.url())
+    count_connects = ConnectCounter(cluster.root / "server.log")
+    print(
+        f"migrated and seeded {args.incidents:,} incidents in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    async with stand_in:
+        env = {
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_BOT_TOKEN": stand_in.token,
+            "SLACK_API_URL": stand_in.api_url,
+            "DATABASE_URL": url,
+            "LOG_FORMAT": "json",
+        }
+        commands = SlashCommands(
+            team_id=stand_in.state.team_id,
+            ids=ids,
+            response_urls=[stand_in.new_response_url("C0GENERAL", f"U0RESP{i:03d}") for i in range(1, 51)],
+        )
+        servers: dict[str, Server] = {}
+        try:
+            for kind in TARGETS:
+                servers[kind] = await start_server(kind, env, args.profile if kind == "bot" else None)
+            timeout = aiohttp.ClientTimeout(total=30)
+            async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=64), timeout=timeout
+            ) as session:
+                for server in servers.values():
+                    await server.wait_ready(session)
+                await _run_load(args, session, servers, commands, count_connects, report)
+        finally:
+            for server in servers.values():
+                await server.stop()
+
+
+async def _run_load(
+    args: argparse.Namespace,
+    session: aiohttp.ClientSession,
+    servers: dict[str, Server],
+    commands: SlashCommands,
+    count_connects: ConnectCounter,
+    report: Report,
+) -> None:
+    bot_pid = servers["bot"].proc.pid
+    report.rss.append(("idle", 0, rss_mb(bot_pid)))
+
+    async def cell(
+        target: str, command: str, concurrency: int, requests: int, into: CellResult
+    ) -> CellResult:
+        server = servers[target]
+        return await run_cell(
+            session,
+            url=server.url,
+            signing_secret=SIGNING_SECRET,
+            make=commands.by_name(command),
+            requests=requests,
+            concurrency=concurrency,
+            check_body=target == "bot",
+            result=into,
+            server_pid=server.proc.pid,
+            count_connects=count_connects,
+        )
+
+    for target in TARGETS:  # warm-up: imports, pools, caches; not counted
+        warm = await cell(target, "mixed", 8, args.warmup, CellResult(target, "warm-up", 8))
+        if warm.errors:
+            raise RuntimeError(
+                f"{target}: {warm.errors} errors in warm-up:\n" + "\n".join(servers[target].output)
+            )
+    done = args.warmup
+    report.cells = [
+        CellResult(target, command, concurrency)
+        for command in COMMANDS
+        for concurrency in CONCURRENCY
+        for target in TARGETS
+    ]
+    # Each cell runs in `rounds` slices, bare and bot alternating, so a noisy neighbour on the machine
+    # weighs on both sides of every ratio alike.
+    for round_no in range(args.rounds):
+        share = args.requests // args.rounds + (round_no < args.requests % args.rounds)
+        for result in report.cells:
+            await cell(result.target, result.command, result.concurrency, share, result)
+            done += share if result.target == "bot" else 0
+        print(f"  round {round_no + 1}/{args.rounds} of the latency cells done", flush=True)
+    for result in report.cells:
+        _progress(f"{result.target:4} {result.command:4} c={result.concurrency:<2}", result)
+    report.rss.append(("before soak", done, rss_mb(bot_pid)))
+    soaked = 0
+    while soaked < args.soak:
+        step = min(args.soak_step, args.soak - soaked)
+        label = f"mixed (soak to {soaked + step:,})"
+        chunk = await cell("bot", "mixed", 32, step, CellResult("bot", label, 32))
+        report.soak.append(chunk)
+        soaked += step
+        report.rss.append((f"soak {soaked:,}", done + soaked, rss_mb(bot_pid)))
+        _progress(f"soak {soaked:>6,}  RSS {report.rss[-1][2]:5.1f} MB", chunk)
+
+
+def _progress(label: str, cell: CellResult) -> None:
+    print(
+        f"  {label}  p50 {cell.p50_ms:7.2f} ms  {cell.rps:6.0f} req/s  "
+        f"DB connects {cell.db_connects}  errors {cell.errors}",
+        flush=True,
+    )
+
+
+def _verdict(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
+
+
+_HEADER = (
+    "| target | command | c | requests | p50 ms | p99 ms | max ms | req/s "
+    "| server CPU ms/req (user+sys) | DB connects | err |"
+)
+
+
+def print_report(args: argparse.Namespace, report: Report) -> None:
+    print("\n" + _HEADER)
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in report.cells + report.soak:
+        user, system = c.cpu_ms_per_req
+        print(
+            f"| {c.target} | {c.command} | {c.concurrency} | {c.n:,} | {c.p50_ms:.2f} | {c.p99_ms:.2f} | "
+            f"{c.max_ms:.1f} | {c.rps:,.0f} | {user + system:.2f} ({user:.2f}+{system:.2f}) | "
+            f"{c.db_connects} | {c.errors} |"
+        )
+    print("\nRatios (bot / bare):")
+    for command in COMMANDS:
+        for concurrency in CONCURRENCY:
+            bot = _cell(report, "bot", command, concurrency)
+            bare = _cell(report, "bare", command, concurrency)
+            ratio = bot.p50_ms / bare.p50_ms
+            line = f"  {command} c={concurrency}: p50 {ratio:.2f}× "
+            line += f"(target ≤ {P50_RATIO_MAX:.0f}×: {_verdict(ratio <= P50_RATIO_MAX)})"
+            if concurrency == max(CONCURRENCY):
+                share = bot.rps / bare.rps
+                line += f"; throughput {share:.0%} "
+                line += f"(target ≥ {THROUGHPUT_RATIO_MIN:.0%}: {_verdict(share >= THROUGHPUT_RATIO_MIN)})"
+            print(line)
+    worst = max(c.max_ms for c in report.cells + report.soak if c.target == "bot")
+    errors = sum(c.errors for c in report.cells + report.soak)
+    print(f"  bot max over every cell and the soak: {worst:.1f} ms ", end="")
+    print(f"(target < 1 s: {_verdict(worst < MAX_LATENCY_MS)})")
+    print(f"  errors (non-200, transport error, or a bot ack without the expected incident): {errors}")
+    _print_memory(report)
+    if args.profile:
+        print(f"\ncProfile of the bot process ({args.profile}), top functions by own time:")
+        pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
+        print("… and by cumulative time:")
+        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(40)
+
+
+def _print_memory(report: Report) -> None:
+    print("\nBot RSS (VmRSS):")
+    for label, requests, mb in report.rss:
+        print(f"  {label:>12} after {requests:>7,} requests: {mb:6.1f} MB")
+    soak = [(r, mb) for label, r, mb in report.rss if label.startswith(("before soak", "soak"))]
+    peak = max(mb for _, _, mb in report.rss)
+    slope = 0.0
+    if len(soak) > 1:
+        slope = statistics.linear_regression([r for r, _ in soak], [mb for _, mb in soak]).slope * 10_000
+    print(f"  peak {peak:.1f} MB (target ≤ {RSS_MAX_MB:.0f} MB: {_verdict(peak <= RSS_MAX_MB)})")
+    print(f"  soak slope {slope:+.2f} MB per 10k requests ", end="")
+    print(f"(flat = under {FLAT_MB_PER_10K} MB per 10k: {_verdict(abs(slope) < FLAT_MB_PER_10K)})")
+
+
+def _machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.platform()}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.ack_latency", description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2_000, help="requests per cell (default 2,000)")
+    parser.add_argument(
+        "--soak", type=int, default=20_000, help="mixed requests at c=32 for RSS (default 20,000)"
+    )
+    parser.add_argument("--soak-step", type=int, default=5_000, help="RSS sample interval (default 5,000)")
+    parser.add_argument("--incidents", type=int, default=100_000, help="incidents seeded (default 100,000)")
+    parser.add_argument("--rounds", type=int, default=4, help="slices per cell, bare/bot interleaved")
+    parser.add_argument("--warmup", type=int, default=300, help="uncounted requests per target first")
+    parser.add_argument("--quick", action="store_true", help="small numbers, for a smoke run")
+    parser.add_argument("--profile", metavar="PATH", help="cProfile the bot process into PATH and print it")
+    parser.add_argument("--serve", choices=TARGETS, help=argparse.SUPPRESS)  # internal: one server process
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.serve:
+        serve(args.serve, args.port, os.environ, parent=os.getppid(), profile=args.profile)
+        return 0
+    if args.quick:
+        args.requests, args.soak, args.soak_step, args.incidents, args.warmup = 200, 1_000, 250, 5_000, 50
+        args.rounds = 2
+    if args.profile:
+        args.profile = str(Path(args.profile).resolve())
+    pg_bin = find_pg_bin()
+    if pg_bin is None:
+        print("bench.ack_latency: no initdb/pg_ctl found (apt-get install postgresql)", file=sys.stderr)
+        return 2
+    print(f"machine: {_machine()}")
+    print("load average before the run (1/5/15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    print(
+        f"incidents {args.incidents:,}; {args.requests:,} requests per cell; soak {args.soak:,}", flush=True
+    )
+    report = Report()
+    cluster = PgCluster(pg_bin)
+    try:
+        cluster.start()
+        asyncio.run(measure(args, cluster, report))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("\ninterrupted; servers and PostgreSQL stopped", file=sys.stderr)
+        return 130
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            cluster.stop()
+    print_report(args, report)
+    print("\nload average at the end (1/5/15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

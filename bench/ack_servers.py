@@ -1,0 +1,103 @@
+"""The two servers `bench.ack_latency` measures, each run in its own process.
+
+`bot`: the real bot, built by the composition root exactly as `incident-tracker serve` builds it, with
+the structlog pipeline unchanged (events are still rendered to JSON) but written to /dev/null.
+`bare`: the floor, a bolt `AsyncApp` whose `/incident` listener only acks, with bolt's own request
+verification on and the same no-round-trip `authorize`, behind bolt's aiohttp adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import os
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+
+from bot.bootstrap import build_application, build_web_client
+from bot.logging_setup import configure_logging
+from bot.settings import Settings, load_settings
+
+BOT_ENV_KEYS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_API_URL", "DATABASE_URL", "LOG_FORMAT")
+
+
+def build_bare_app(settings: Settings) -> web.Application:
+    async def authorize(
+        enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult:
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=settings.bot_token
+        )
+
+    bolt = AsyncApp(
+        signing_secret=settings.signing_secret,
+        client=build_web_client(settings),
+        authorize=authorize,
+        process_before_response=True,
+        raise_error_for_unhandled_request=False,
+    )
+
+    @bolt.command("/incident")
+    async def on_incident(ack: AsyncAck) -> None:
+        await ack()
+
+    async def slack_events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    """Exit when orphaned: the benchmark's finally stops us, but not if it was SIGKILLed."""
+    while os.getppid() == parent:  # noqa: ASYNC110 -- no event announces a parent's death
+        await asyncio.sleep(1.0)
+    stop.set()
+
+
+async def _run(app: web.Application, host: str, port: int, parent: int) -> None:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    watcher = asyncio.create_task(_watch_parent(parent, stop))
+    try:
+        await web.TCPSite(runner, host, port).start()
+        await stop.wait()
+    finally:
+        watcher.cancel()
+        await runner.cleanup()
+
+
+def serve(kind: str, port: int, env: Mapping[str, str], *, parent: int, profile: str | None = None) -> None:
+    """Run the `bot` or `bare` server on 127.0.0.1:`port` until SIGTERM/SIGINT (or the parent dies)."""
+    settings = load_settings({key: env[key] for key in BOT_ENV_KEYS if key in env})
+    configure_logging(settings.log_format)
+    # Same processors and JSON rendering as production; only the sink differs, so the table stays readable.
+    devnull = open(os.devnull, "w")  # noqa: SIM115 -- lives as long as the process
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(devnull))
+    app = build_application(settings) if kind == "bot" else build_bare_app(settings)
+    profiler: Any = cProfile.Profile() if profile else None
+    if profiler is not None:
+        profiler.enable()
+    try:
+        asyncio.run(_run(app, "127.0.0.1", port, parent))
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        devnull.close()
