@@ -279,7 +279,8 @@ class OutboxRelay:
                 self._in_flight -= 1
                 if not handed_off:  # a sent row stays held (its lease renewed) until it is recorded
                     self._release(claimed)
-                self._wake.set()
+                if self._has_room():  # below that, the claim loop has nothing to do
+                    self._wake.set()
 
     # ---- delivery -----------------------------------------------------------------------------
 

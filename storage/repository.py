@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
 from sqlalchemy import Executable, Result, func, literal, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,19 +27,9 @@ from domain import (
 )
 from domain.validation import validate_description, validate_note, validate_title
 from storage import queries
+from storage.change_log import ChangeLog
 from storage.mapping import event_from_row, incident_from_row
-from storage.models import IncidentEventRow, IncidentRow, UTCDateTime
-from storage.outbox import NotificationKind, enqueue
-
-audit = structlog.get_logger("incident.audit")
-
-# How an outbox row names the kind of change it announces.
-_ACTIONS: dict[EventKind, str] = {
-    EventKind.STATUS_CHANGED: "status",
-    EventKind.SEVERITY_CHANGED: "severity",
-    EventKind.COMMANDER_ASSIGNED: "commander",
-    EventKind.NOTE_ADDED: "note",
-}
+from storage.models import IncidentRow, UTCDateTime
 
 Clock = Callable[[], datetime]
 
@@ -68,8 +57,12 @@ class IncidentRepository:
     def __init__(self, session: AsyncSession, *, clock: Clock = utcnow) -> None:
         self._session = session
         self._clock = clock
-        # Refused attempts of this unit of work: kept by it even when everything else rolls back.
-        self.refusals: list[dict[str, Any]] = []
+        self._log = ChangeLog(session)
+
+    @property
+    def refusals(self) -> list[dict[str, Any]]:
+        """Refused attempts of this session: kept by the unit of work even when the rest rolls back."""
+        return self._log.refusals
 
     # ---- reads ---------------------------------------------------------------------------------
 
@@ -158,22 +151,7 @@ class IncidentRepository:
         self._session.add(row)
         await self._session.flush()
         incident = incident_from_row(row)
-        self._add_event(
-            incident,
-            actor_id=reporter_id,
-            kind=EventKind.DECLARED,
-            to_status=Status.OPEN,
-            detail=incident.title,
-            now=now,
-        )
-        self._notify(incident, NotificationKind.CARD_POSTED, actor_id=reporter_id, action="declared", now=now)
-        audit.info(
-            "incident.declared",
-            team_id=team_id,
-            incident_id=incident.id,
-            actor_id=reporter_id,
-            severity=incident.severity.value,
-        )
+        self._log.declared(incident, now=now)
         return incident
 
     async def update_status(
@@ -203,7 +181,7 @@ class IncidentRepository:
                 raise
             moved = await self._guarded_move(current, target)
             if moved is not None:
-                self._record_change(
+                self._log.accepted(
                     moved,
                     actor_id=actor_id,
                     kind=EventKind.STATUS_CHANGED,
@@ -224,7 +202,7 @@ class IncidentRepository:
     ) -> Incident:
         current = await self.get(team_id, incident_id)
         changed = await self._bump(current, severity=severity.value)
-        self._record_change(
+        self._log.accepted(
             changed,
             actor_id=actor_id,
             kind=EventKind.SEVERITY_CHANGED,
@@ -240,7 +218,7 @@ class IncidentRepository:
     ) -> Incident:
         current = await self.get(team_id, incident_id)
         changed = await self._bump(current, commander_id=commander_id)
-        self._record_change(
+        self._log.accepted(
             changed,
             actor_id=actor_id,
             kind=EventKind.COMMANDER_ASSIGNED,
@@ -254,7 +232,7 @@ class IncidentRepository:
         note = validate_note(text, required=True)
         current = await self.get(team_id, incident_id)
         changed = await self._bump(current)
-        self._record_change(
+        self._log.accepted(
             changed,
             actor_id=actor_id,
             kind=EventKind.NOTE_ADDED,
@@ -268,37 +246,14 @@ class IncidentRepository:
         self, incident: Incident, *, actor_id: str, kind: EventKind, detail: str, target: Status | None = None
     ) -> None:
         """Keep a refused attempt (e.g. an actor who is not a responder) in the timeline."""
-        self._add_event(
+        await self._log.refused(
             incident,
             actor_id=actor_id,
             kind=kind,
-            from_status=incident.status,
-            to_status=target,
+            target=target,
             detail=detail,
-            accepted=False,
-            now=self._clock(),
-        )
-        await self._session.flush()
-        event = (
-            "incident.transition.refused" if kind is EventKind.STATUS_CHANGED else "incident.change.refused"
-        )
-        audit.warning(
-            event,
-            team_id=incident.team_id,
-            incident_id=incident.id,
-            actor_id=actor_id,
-            kind=kind.value,
-            from_status=incident.status.value,
-            to_status=target.value if target else None,
             reason="not_a_responder",
-        )
-
-    async def set_card_location(self, team_id: str, incident_id: int, channel_id: str, ts: str) -> None:
-        """Where the relay posted the incident's card; later notifications update it."""
-        await self._session.execute(
-            update(IncidentRow)
-            .where(IncidentRow.team_id == team_id, IncidentRow.id == incident_id)
-            .values(card_channel_id=channel_id, card_ts=ts)
+            now=self._clock(),
         )
 
     # ---- internals -----------------------------------------------------------------------------
@@ -344,102 +299,12 @@ class IncidentRepository:
     async def _refuse_transition(
         self, current: Incident, target: Status, actor_id: str, refusal: InvalidTransitionError
     ) -> None:
-        self._add_event(
+        await self._log.refused(
             current,
             actor_id=actor_id,
             kind=EventKind.STATUS_CHANGED,
-            from_status=current.status,
-            to_status=target,
+            target=target,
             detail=str(refusal),
-            accepted=False,
-            now=self._clock(),
-        )
-        await self._session.flush()
-        audit.warning(
-            "incident.transition.refused",
-            team_id=current.team_id,
-            incident_id=current.id,
-            actor_id=actor_id,
-            from_status=current.status.value,
-            to_status=target.value,
             reason=type(refusal).__name__,
-        )
-
-    def _record_change(
-        self,
-        changed: Incident,
-        *,
-        actor_id: str,
-        kind: EventKind,
-        audit_event: str,
-        detail: str | None,
-        **details: Any,
-    ) -> None:
-        """An accepted change leaves its timeline event, its outbox row and its audit line."""
-        from_status, to_status = details.get("from_status"), details.get("to_status")
-        self._add_event(
-            changed,
-            actor_id=actor_id,
-            kind=kind,
-            from_status=Status(from_status) if from_status else None,
-            to_status=Status(to_status) if to_status else None,
-            detail=detail,
-            now=changed.updated_at,
-        )
-        self._notify(
-            changed,
-            NotificationKind.CARD_CHANGED,
-            actor_id=actor_id,
-            action=_ACTIONS[kind],
-            now=changed.updated_at,
-            **details,
-        )
-        audited = {key: value for key, value in details.items() if key != "note"}
-        audit.info(audit_event, team_id=changed.team_id, incident_id=changed.id, actor_id=actor_id, **audited)
-
-    def _add_event(
-        self,
-        incident: Incident,
-        *,
-        actor_id: str,
-        kind: EventKind,
-        now: datetime,
-        from_status: Status | None = None,
-        to_status: Status | None = None,
-        detail: str | None = None,
-        accepted: bool = True,
-    ) -> None:
-        values: dict[str, Any] = {
-            "team_id": incident.team_id,
-            "incident_id": incident.id,
-            "actor_id": actor_id,
-            "kind": kind.value,
-            "from_status": from_status.value if from_status else None,
-            "to_status": to_status.value if to_status else None,
-            "accepted": accepted,
-            "detail": detail,
-            "created_at": now,
-        }
-        if not accepted:
-            self.refusals.append(values)
-        self._session.add(IncidentEventRow(**values))
-
-    def _notify(
-        self,
-        incident: Incident,
-        kind: NotificationKind,
-        *,
-        actor_id: str,
-        action: str,
-        now: datetime,
-        **details: Any,
-    ) -> None:
-        payload = {"actor_id": actor_id, "action": action, "version": incident.version, **details}
-        enqueue(
-            self._session,
-            team_id=incident.team_id,
-            incident_id=incident.id,
-            kind=kind,
-            payload=payload,
-            now=now,
+            now=self._clock(),
         )

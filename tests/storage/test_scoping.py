@@ -76,7 +76,6 @@ async def test_writes_on_another_teams_incident_are_not_found_and_write_nothing(
     for attempt in attempts:
         with pytest.raises(IncidentNotFoundError):
             await in_uow(uow_factory, attempt)
-    await in_uow(uow_factory, lambda r: r.set_card_location(A, target, "CX", "123.456"))
 
     assert await row_counts(engine) == before_counts
     async with uow_factory() as uow:
