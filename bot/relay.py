@@ -114,6 +114,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
         self._lanes: dict[str, _Lane] = {}
         self._in_flight = 0
         # Rows held here (queued in a lane or being sent): id -> monotonic time their lease was set.
@@ -132,6 +133,12 @@ class OutboxRelay:
     async def start(self) -> None:
         if self._task is None:
             self._stopping = False
+            if self._client.session is None:
+                # One keep-alive connection pool for every delivery, instead of a connection per call.
+                self._session = aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=self._client.timeout)
+                )
+                self._client.session = self._session
             self._task = asyncio.create_task(self._run(), name=f"relay:{self._worker_id}")
             log.info("relay.started", worker=self._worker_id)
 
@@ -167,6 +174,10 @@ class OutboxRelay:
         if self._recorder is not None:
             await asyncio.gather(self._recorder, return_exceptions=True)
         self._lanes.clear()
+        if self._session is not None:
+            self._client.session = None
+            await self._session.close()
+            self._session = None
         log.info("relay.stopped", worker=self._worker_id, handed_back=len(queued))
 
     # ---- claiming -----------------------------------------------------------------------------
