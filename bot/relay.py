@@ -35,47 +35,15 @@ from sqlalchemy.exc import DBAPIError
 from bot.blocks import card_text, render_card
 from bot.notification_text import thread_text
 from bot.pacing import ChannelPacer
+from bot.relay_policy import PERMANENT_ERRORS, RelayConfig, backoff_delay, retry_after_seconds
 from domain import IncidentNotFoundError
 from storage.outbox import NotificationKind
 from storage.outbox_store import CardLocation, ClaimedNotification, OutboxStore
 from storage.unit_of_work import UnitOfWorkFactory
 
+__all__ = ["PERMANENT_ERRORS", "OutboxRelay", "RelayConfig"]
+
 log = structlog.get_logger(__name__)
-
-# Slack errors no retry will fix: the row is kept as failed for an operator.
-PERMANENT_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "no_permission",
-        "missing_scope",
-        "restricted_action",
-        "msg_too_long",
-        "no_text",
-        "invalid_blocks",
-        "invalid_arguments",
-        "message_not_found",
-        "cant_update_message",
-        "edit_window_closed",
-        "team_access_not_granted",
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RelayConfig:
-    lease: timedelta = timedelta(seconds=120)
-    poll_interval_s: float = 1.0
-    max_in_flight: int = 64
-    backoff_base_s: float = 0.5
-    backoff_cap_s: float = 60.0
-    max_attempts: int = 12  # for errors that are neither transient (5xx, timeouts) nor known-permanent
 
 
 def _utcnow() -> datetime:
@@ -97,7 +65,7 @@ class OutboxRelay:
         client: AsyncWebClient,
         worker_id: str,
         incident_channel: str | None = None,
-        config: RelayConfig = RelayConfig(),
+        config: RelayConfig | None = None,
         pacer: ChannelPacer | None = None,
         clock: Callable[[], datetime] = _utcnow,
         rng: random.Random | None = None,
@@ -107,7 +75,7 @@ class OutboxRelay:
         self._client = client
         self._worker_id = worker_id
         self._incident_channel = incident_channel
-        self._config = config
+        self._config = config or RelayConfig()
         self._pacer = pacer or ChannelPacer()
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
@@ -123,7 +91,7 @@ class OutboxRelay:
         # Group commit of deliveries: outcomes arriving while one commit runs share the next.
         self._to_record: list[tuple[ClaimedNotification, CardLocation | None, str]] = []
         self._recorder: asyncio.Task[None] | None = None
-        self._claim_batch = max(1, config.max_in_flight // 4)
+        self._claim_batch = max(1, self._config.max_in_flight // 4)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -380,7 +348,7 @@ class OutboxRelay:
         status = getattr(exc.response, "status_code", 200)
         error = str(exc.response.get("error") or f"http_{status}")
         if status == 429:
-            retry_after = _retry_after(exc)
+            retry_after = retry_after_seconds(getattr(exc.response, "headers", None) or {})
             self._pacer.pause(channel, retry_after)
             bound.warning("outbox.rate_limited", channel=channel, retry_after_s=retry_after)
             await self._store.reschedule(
@@ -402,16 +370,6 @@ class OutboxRelay:
         self, claimed: ClaimedNotification, error: str, bound: structlog.BoundLogger
     ) -> None:
         attempts = claimed.notification.attempts + 1
-        ceiling = min(self._config.backoff_cap_s, self._config.backoff_base_s * 2 ** min(attempts, 16))
-        delay = self._rng.uniform(ceiling / 2, ceiling)
+        delay = backoff_delay(attempts, self._config, self._rng)
         bound.warning("outbox.retry", error=error, attempts=attempts, retry_in_s=round(delay, 2))
         await self._store.reschedule(claimed, self._worker_id, delay=timedelta(seconds=delay), error=error)
-
-
-def _retry_after(exc: SlackApiError) -> float:
-    headers = getattr(exc.response, "headers", None) or {}
-    raw = headers.get("Retry-After") or headers.get("retry-after") or "1"
-    try:
-        return min(300.0, max(0.0, float(raw)))
-    except ValueError:
-        return 1.0
