@@ -43,6 +43,7 @@ migrate: venv
 bench: venv
 	$(PY) -m bench.pagination
 	$(PY) -m bench.ack_latency
+	$(PY) -m bench.relay
 
 format: venv
 	.venv/bin/ruff format .
