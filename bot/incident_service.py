@@ -92,6 +92,7 @@ class IncidentService:
         actor_id: str,
         note: str | None = None,
         expected: Status | None = None,
+        verb: str | None = None,
     ) -> Incident:
         return await self._change(
             team_id,
@@ -99,7 +100,7 @@ class IncidentService:
             actor_id,
             EventKind.STATUS_CHANGED,
             lambda repo: repo.update_status(
-                team_id, incident_id, target, actor_id=actor_id, note=note, expected=expected
+                team_id, incident_id, target, actor_id=actor_id, note=note, expected=expected, verb=verb
             ),
             target=target,
         )

@@ -7,6 +7,7 @@ from domain.errors import (
     InvalidTransitionError,
     NotAuthorizedError,
     StaleStatusError,
+    VerbNotApplicableError,
 )
 from domain.incident_lifecycle import (
     TRANSITIONS,
@@ -48,6 +49,7 @@ __all__ = [
     "StaleStatusError",
     "Status",
     "TimelineEvent",
+    "VerbNotApplicableError",
     "allowed_targets",
     "format_incident_id",
     "target_for_verb",

@@ -58,3 +58,17 @@ class StaleStatusError(InvalidTransitionError):
             f"Nothing applied: this card showed {expected.value}, but the incident is now "
             f"{current.value} (someone changed it first).",
         )
+
+
+class VerbNotApplicableError(InvalidTransitionError):
+    """`reopen` names the move out of resolved; said of an incident in any other status it is refused,
+    even where the table would allow its target (reopening an open incident is not acknowledging it)."""
+
+    def __init__(self, verb: str, current: Status, target: Status, allowed: frozenset[Status]) -> None:
+        super().__init__(current, target, allowed)
+        self.verb = verb
+        ordered = sorted(allowed, key=list(Status).index)
+        self.args = (
+            f"`{verb}` applies to resolved incidents; this one is {current.value}. "
+            f"Allowed from {current.value}: {_describe(ordered)}.",
+        )

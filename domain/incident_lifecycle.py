@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from domain.errors import IncidentValidationError, InvalidTransitionError
+from domain.errors import IncidentValidationError, InvalidTransitionError, VerbNotApplicableError
 from domain.model import Status
 
 TRANSITIONS: MappingProxyType[Status, frozenset[Status]] = MappingProxyType(
@@ -25,6 +25,11 @@ VERB_TARGETS: MappingProxyType[str, Status] = MappingProxyType(
         "close": Status.CLOSED,
         "reopen": Status.ACKNOWLEDGED,
     }
+)
+
+# Verbs that name a move out of particular statuses only.
+VERB_SOURCES: MappingProxyType[str, frozenset[Status]] = MappingProxyType(
+    {"reopen": frozenset({Status.RESOLVED})}
 )
 
 # The verb a card button or thread reply uses for a move into a status.
@@ -54,6 +59,13 @@ def validate_status_transition(current: Status, target: Status) -> None:
     allowed = TRANSITIONS[current]
     if target not in allowed:
         raise InvalidTransitionError(current, target, allowed)
+
+
+def validate_verb(verb: str, current: Status) -> None:
+    """Raise `VerbNotApplicableError` when the verb does not apply to the current status."""
+    sources = VERB_SOURCES.get(verb.lower())
+    if sources is not None and current not in sources:
+        raise VerbNotApplicableError(verb.lower(), current, VERB_TARGETS[verb.lower()], TRANSITIONS[current])
 
 
 def target_for_verb(verb: str) -> Status:

@@ -25,6 +25,7 @@ from domain import (
     allowed_targets,
     validate_status_transition,
 )
+from domain.incident_lifecycle import validate_verb
 from domain.validation import validate_description, validate_note, validate_title
 from storage import queries
 from storage.change_log import ChangeLog
@@ -163,6 +164,7 @@ class IncidentRepository:
         actor_id: str,
         note: str | None = None,
         expected: Status | None = None,
+        verb: str | None = None,
     ) -> Incident:
         """Validate, then move with `UPDATE … WHERE status = :from`; refusals are recorded, then raised.
 
@@ -176,6 +178,8 @@ class IncidentRepository:
                 if expected is not None and current.status != expected:
                     raise StaleStatusError(expected, current.status, target, allowed_targets(current.status))
                 validate_status_transition(current.status, target)
+                if verb is not None:
+                    validate_verb(verb, current.status)
             except InvalidTransitionError as refusal:
                 await self._refuse_transition(current, target, actor_id, refusal)
                 raise

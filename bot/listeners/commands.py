@@ -90,7 +90,12 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             case Transition(incident_id=incident_id, target=target, note=note, verb=verb):
                 structlog.contextvars.bind_contextvars(incident_id=incident_id)
                 incident = await service.transition(
-                    team_id=team_id, incident_id=incident_id, target=target, actor_id=user_id, note=note
+                    team_id=team_id,
+                    incident_id=incident_id,
+                    target=target,
+                    actor_id=user_id,
+                    note=note,
+                    verb=verb,
                 )
                 await reply_card(ack, f"You {verb_past_tense(verb)} {incident.display_id}.", incident)
             case ChangeSeverity(incident_id=incident_id, severity=severity):

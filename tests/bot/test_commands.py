@@ -264,6 +264,9 @@ REFUSED_MOVES = [
         "reopen 1 please",
         "Cannot move to acknowledged: it is closed. Allowed from closed: none (this is a final status).",
     ),
+    # `reopen` names the move out of resolved: said of an open incident it does not acknowledge it.
+    ([], "reopen 1", "`reopen` applies to resolved incidents; this one is open. Allowed from open:"),
+    (["ack 1", "mitigate 1"], "reopen 1", "`reopen` applies to resolved incidents; this one is mitigated."),
 ]
 
 

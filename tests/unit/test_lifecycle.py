@@ -11,11 +11,12 @@ from domain import (
     IncidentValidationError,
     InvalidTransitionError,
     Status,
+    VerbNotApplicableError,
     allowed_targets,
     target_for_verb,
     validate_status_transition,
 )
-from domain.incident_lifecycle import ordered_targets
+from domain.incident_lifecycle import ordered_targets, validate_verb
 
 # SPEC §5, copied by hand as plain strings so a change to the domain table cannot change the expectation.
 SPEC_TABLE: dict[str, set[str]] = {
@@ -98,3 +99,17 @@ def test_unknown_verb_is_refused_with_the_verbs_listed(verb: str) -> None:
         target_for_verb(verb)
     for known in SPEC_VERBS:
         assert known in str(info.value)
+
+
+@pytest.mark.parametrize("current", [Status.OPEN, Status.ACKNOWLEDGED, Status.MITIGATED, Status.CLOSED])
+def test_reopen_applies_to_resolved_incidents_only(current: Status) -> None:
+    with pytest.raises(VerbNotApplicableError) as info:
+        validate_verb("reopen", current)
+    assert str(info.value).startswith(f"`reopen` applies to resolved incidents; this one is {current.value}.")
+    assert info.value.allowed == allowed_targets(current)
+
+
+@pytest.mark.parametrize("verb", ["ack", "mitigate", "resolve", "close", "REOPEN"])
+def test_other_verbs_and_reopen_from_resolved_pass(verb: str) -> None:
+    current = Status.RESOLVED if verb.lower() == "reopen" else Status.OPEN
+    validate_verb(verb, current)
