@@ -245,7 +245,6 @@ async def direct_phase(settings: Settings, n: int, channels: list[str], *, keepa
 def build_bench_relay(settings: Settings, uow_factory: UnitOfWorkFactory, max_in_flight: int) -> OutboxRelay:
     return OutboxRelay(
         store=OutboxStore(uow_factory.session_factory, clock=uow_factory.clock),
-        uow_factory=uow_factory,
         client=build_web_client(settings, retries=False),
         worker_id=f"bench:{os.getpid()}",
         config=RelayConfig(max_in_flight=max_in_flight),

@@ -26,10 +26,6 @@ class BackgroundTasks:
         if not task.cancelled() and task.exception() is not None:
             log.error("background.failed", task=task.get_name(), exc_info=task.exception())
 
-    @property
-    def pending(self) -> int:
-        return len(self._tasks)
-
     async def drain(self, grace_s: float = 10.0) -> None:
         """Let in-flight replies finish on shutdown; cancel what is still running after `grace_s`."""
         if not self._tasks:

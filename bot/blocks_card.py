@@ -12,7 +12,6 @@ from domain.model import EventKind, Incident, Status, TimelineEvent
 
 HEADER_MAX = 150
 SECTION_TEXT_MAX = 3000
-FIELD_TEXT_MAX = 2000
 BUTTON_VALUE_MAX = 2000
 BUTTON_TEXT_MAX = 75
 TIMELINE_DETAIL_MAX = 300

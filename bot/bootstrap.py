@@ -41,7 +41,6 @@ def build_relay(settings: Settings, uow_factory: UnitOfWorkFactory) -> OutboxRel
     """The relay retries on its own terms (backoff, Retry-After per channel): its client does not retry."""
     return OutboxRelay(
         store=OutboxStore(uow_factory.session_factory, clock=uow_factory.clock),
-        uow_factory=uow_factory,
         client=build_web_client(settings, retries=False),
         worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         incident_channel=settings.incident_channel,
@@ -130,7 +129,6 @@ def build_application(
         read_engine=read_engine,
         uow_factory=uow_factory,
         service=service,
-        web_client=web_client,
         bolt_app=bolt_app,
         tasks=tasks,
         relay=relay,

@@ -36,10 +36,8 @@ from bot.blocks import card_text, render_card
 from bot.notification_text import thread_text
 from bot.pacing import ChannelPacer
 from bot.relay_policy import PERMANENT_ERRORS, RelayConfig, backoff_delay, retry_after_seconds
-from domain import IncidentNotFoundError
 from storage.outbox import NotificationKind
 from storage.outbox_store import CardLocation, ClaimedNotification, OutboxStore
-from storage.unit_of_work import UnitOfWorkFactory
 
 __all__ = ["PERMANENT_ERRORS", "OutboxRelay", "RelayConfig"]
 
@@ -61,7 +59,6 @@ class OutboxRelay:
         self,
         *,
         store: OutboxStore,
-        uow_factory: UnitOfWorkFactory,
         client: AsyncWebClient,
         worker_id: str,
         incident_channel: str | None = None,
@@ -71,7 +68,6 @@ class OutboxRelay:
         rng: random.Random | None = None,
     ) -> None:
         self._store = store
-        self._uow_factory = uow_factory
         self._client = client
         self._worker_id = worker_id
         self._incident_channel = incident_channel
@@ -235,8 +231,8 @@ class OutboxRelay:
 
     def _channel_for(self, claimed: ClaimedNotification) -> str:
         if claimed.notification.kind is NotificationKind.CARD_POSTED:
-            return self._incident_channel or claimed.declared_channel_id
-        return claimed.card_channel_id or ""
+            return self._incident_channel or claimed.incident.channel_id
+        return claimed.incident.card_channel_id or ""
 
     def _lane(self, channel: str) -> _Lane:
         lane = self._lanes.get(channel)
@@ -272,13 +268,6 @@ class OutboxRelay:
             bound.warning("outbox.lease_lost", note="claimed by another relay while queued here; not sent")
             return False
         incident = claimed.incident
-        if incident is None:
-            try:
-                async with self._uow_factory() as uow:
-                    incident = await uow.incidents.get(n.team_id, n.incident_id)
-            except IncidentNotFoundError:
-                await self._store.mark_failed(claimed, self._worker_id, error="incident not found")
-                return False
         try:
             card: CardLocation | None = None
             if n.kind is NotificationKind.CARD_POSTED:
@@ -287,7 +276,7 @@ class OutboxRelay:
                 )
                 card = (str(response["channel"]), str(response["ts"]))
             else:
-                card_ts = claimed.card_ts or ""
+                card_ts = incident.card_ts or ""
                 await self._client.chat_update(
                     channel=channel, ts=card_ts, text=card_text(incident), blocks=render_card(incident)
                 )

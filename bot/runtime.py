@@ -9,7 +9,6 @@ from typing import Protocol
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.background import BackgroundTasks
@@ -47,7 +46,6 @@ class Runtime:
     read_engine: AsyncEngine
     uow_factory: UnitOfWorkFactory
     service: IncidentService
-    web_client: AsyncWebClient
     bolt_app: AsyncApp
     tasks: BackgroundTasks
     relay: Relay | None

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.cursors import derive_cursor_secret
+from domain.authorization import may_change
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/incidents.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -47,7 +48,7 @@ class Settings:
         )
 
     def may_change_incidents(self, user_id: str) -> bool:
-        return self.responders is None or user_id in self.responders
+        return may_change(user_id, self.responders)
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

@@ -7,8 +7,12 @@ from collections.abc import Collection
 from domain.errors import NotAuthorizedError
 
 
+def may_change(actor_id: str, responders: Collection[str] | None) -> bool:
+    return responders is None or actor_id in responders
+
+
 def ensure_may_change(actor_id: str, responders: Collection[str] | None) -> None:
-    if responders is not None and actor_id not in responders:
+    if not may_change(actor_id, responders):
         raise NotAuthorizedError(
             "Only the configured incident responders may change incidents; ask one of them, "
             "or an admin to add you to INCIDENT_RESPONDERS."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from domain.model import Status
+from domain.model import Status, format_incident_id
 
 
 class DomainError(Exception):
@@ -21,7 +21,7 @@ class IncidentValidationError(DomainError):
 
 class IncidentNotFoundError(DomainError):
     def __init__(self, incident_id: int) -> None:
-        super().__init__(f"INC-{incident_id} does not exist in this workspace.")
+        super().__init__(f"{format_incident_id(incident_id)} does not exist in this workspace.")
         self.incident_id = incident_id
 
 

@@ -76,10 +76,6 @@ def target_for_verb(verb: str) -> Status:
         raise IncidentValidationError(f"Unknown status verb `{verb}`. Use one of: {verbs}.") from None
 
 
-def is_verb(word: str) -> bool:
-    return word.lower() in VERB_TARGETS
-
-
 def past_tense(current: Status, target: Status) -> str:
     """How the thread reports a move: `reopened` when leaving resolved for acknowledged."""
     if current is Status.RESOLVED and target is Status.ACKNOWLEDGED:

@@ -14,10 +14,6 @@ class Status(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
 
-    @property
-    def is_active(self) -> bool:
-        return self in ACTIVE_STATUSES
-
 
 ACTIVE_STATUSES: frozenset[Status] = frozenset({Status.OPEN, Status.ACKNOWLEDGED, Status.MITIGATED})
 

@@ -27,17 +27,14 @@ ERROR_MAX = 500
 
 @dataclass(frozen=True, slots=True)
 class ClaimedNotification:
-    """A leased outbox row with where its incident's card lives, and the incident as claimed.
+    """A leased outbox row and its incident as claimed (which also says where the card lives).
 
     The incident is read in the claim's round trip: the relay renders it without another query. A
     later change has its own row, claimed only after this one is sent, so the card ends up current.
     """
 
     notification: Notification
-    declared_channel_id: str
-    card_channel_id: str | None
-    card_ts: str | None
-    incident: Incident | None = None
+    incident: Incident
 
 
 CardLocation = tuple[str, str]  # (channel, ts) of a posted card
@@ -84,26 +81,14 @@ class OutboxStore:
                 .values(claimed_by=worker_id, claimed_until=now + lease)
                 .execution_options(synchronize_session=False)
             )
-            return [
-                ClaimedNotification(
-                    notification_from_row(r), i.channel_id, i.card_channel_id, i.card_ts, incident_from_row(i)
-                )
-                for r, i in rows
-            ]
-
-    async def mark_sent(
-        self, claimed: ClaimedNotification, worker_id: str, *, card: CardLocation | None = None
-    ) -> bool:
-        """Record Slack's acceptance (and, for a posted card, where it lives) in one transaction.
-
-        False when the lease was lost (another relay took the row over): a duplicate is possible then.
-        """
-        return claimed.notification.id in await self.mark_sent_many([(claimed, card)], worker_id)
+            return [ClaimedNotification(notification_from_row(r), incident_from_row(i)) for r, i in rows]
 
     async def mark_sent_many(
         self, sent: Sequence[tuple[ClaimedNotification, CardLocation | None]], worker_id: str
     ) -> set[int]:
-        """`mark_sent` for several rows in one transaction (the relay's group commit); the ids recorded."""
+        """Record Slack's acceptance of several rows (and, for posted cards, where they live) in one
+        transaction: the relay's group commit. Returns the ids recorded; a row missing from it had lost
+        its lease to another relay, so a duplicate is possible."""
         if not sent:
             return set()
         async with self._session_factory() as session, session.begin():

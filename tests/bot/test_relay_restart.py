@@ -34,7 +34,6 @@ QUICK = RelayConfig(
 def quick_relay(settings: Settings, uow_factory: UnitOfWorkFactory) -> OutboxRelay:
     return OutboxRelay(
         store=OutboxStore(uow_factory.session_factory, clock=uow_factory.clock),
-        uow_factory=uow_factory,
         client=build_web_client(settings, retries=False),
         worker_id=f"test:{secrets.token_hex(3)}",
         incident_channel=settings.incident_channel,

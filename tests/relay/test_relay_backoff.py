@@ -10,6 +10,7 @@ import pytest
 import structlog
 
 from bot.relay import OutboxRelay, RelayConfig
+from domain import Incident, Severity, Status
 from storage.outbox import Notification, NotificationKind, OutboxState
 from storage.outbox_store import ClaimedNotification
 
@@ -39,13 +40,25 @@ def claimed(attempts: int) -> ClaimedNotification:
         next_attempt_at=T0,
         created_at=T0,
     )
-    return ClaimedNotification(n, "C0GENERAL", None, None)
+    incident = Incident(
+        id=1,
+        team_id="T0",
+        title="Checkout is down",
+        description="",
+        severity=Severity.SEV1,
+        status=Status.OPEN,
+        reporter_id="U0ALICE",
+        channel_id="C0GENERAL",
+        created_at=T0,
+        updated_at=T0,
+        version=1,
+    )
+    return ClaimedNotification(n, incident)
 
 
 def relay(store: RecordingStore, seed: int, config: RelayConfig = DEFAULT) -> OutboxRelay:
     return OutboxRelay(
         store=store,  # type: ignore[arg-type]
-        uow_factory=None,  # type: ignore[arg-type]
         client=None,  # type: ignore[arg-type]
         worker_id="w1",
         config=config,
