@@ -34,8 +34,8 @@ import aiohttp
 from bench.ack_load import CellResult, SlashCommands, rss_mb, run_cell
 from bench.ack_seed import create_database, log_connections, migrate, seed
 from bench.ack_servers import serve
+from devtools.pg_cluster import PgCluster, find_pg_bin
 from playground.slack_api import SlackStandIn
-from tests.pg_cluster import PgCluster, find_pg_bin
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"  # noqa: S105 -- throwaway

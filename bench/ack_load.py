@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.request_guard import sign_slack_request
+from playground.signing import sign_slack_request
 
 _CLOCK_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 

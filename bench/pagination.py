@@ -31,11 +31,11 @@ from alembic import command
 from sqlalchemy import Table, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.pg_cluster import PgCluster, find_pg_bin
 from domain import ListFilter, ListPosition, Severity, Status
 from storage.database import alembic_config, create_engine, create_session_factory
 from storage.models import IncidentRow
 from storage.unit_of_work import UnitOfWorkFactory
-from tests.pg_cluster import PgCluster, find_pg_bin
 
 TEAM = "TBENCH"
 PAGE = 10

@@ -49,17 +49,17 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bench.ack_seed import create_database, migrate
-from bot.blocks import card_text, render_card
 from bot.bootstrap import build_web_client
-from bot.pacing import NoPacing
-from bot.relay import OutboxRelay, RelayConfig
+from bot.relay.outbox_relay import OutboxRelay, RelayConfig
+from bot.render.card import card_text, render_card
 from bot.settings import Settings
+from devtools.pacing import NoPacing
+from devtools.pg_cluster import PgCluster, find_pg_bin
 from domain import Incident, Severity, Status
 from playground.slack_api import DEFAULT_CHANNELS, SlackStandIn
 from storage.database import create_engine, create_session_factory
 from storage.outbox_store import OutboxStore
 from storage.unit_of_work import UnitOfWorkFactory
-from tests.pg_cluster import PgCluster, find_pg_bin
 
 TEAM = "T0PLAYGRND"
 REPORTER = "U0BENCH"

@@ -6,7 +6,7 @@ import os
 import secrets
 import socket
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from aiohttp import web
@@ -20,15 +20,16 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import BackgroundTasks
-from bot.cursors import CursorCodec
 from bot.http_routes import add_routes
-from bot.incident_service import IncidentService
-from bot.listeners import register_listeners
-from bot.relay import OutboxRelay, RelayConfig
-from bot.request_guard import MAX_BODY_BYTES
+from bot.relay.outbox_relay import OutboxRelay, RelayConfig
 from bot.runtime import RUNTIME, ListenerDeps, Relay, Runtime
+from bot.service.incidents import IncidentService
 from bot.settings import Settings
-from storage.database import create_engine, create_session_factory, init_db
+from bot.slack.cursors import CursorCodec
+from bot.slack.listeners import register_listeners
+from bot.slack.request_guard import MAX_BODY_BYTES
+from domain.clock import utcnow
+from storage.database import alembic_head, create_engine, create_session_factory, init_db
 from storage.outbox_store import OutboxStore
 from storage.unit_of_work import UnitOfWorkFactory
 
@@ -47,10 +48,6 @@ def build_relay(settings: Settings, uow_factory: UnitOfWorkFactory) -> OutboxRel
         config=RelayConfig(lease=timedelta(seconds=settings.outbox_lease_s)),
         clock=uow_factory.clock,
     )
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def build_web_client(settings: Settings, *, retries: bool = True, with_token: bool = True) -> AsyncWebClient:
@@ -87,7 +84,7 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient, deps: ListenerDep
         authorize=authorize,
         # The listener's ack is the HTTP response: no 10 ms ack polling, replies ride in the ack body.
         process_before_response=True,
-        # bot.request_guard verified the signature before bolt saw the request (and answers 401, not 500).
+        # bot.slack.request_guard verified the signature before bolt saw it (and answers 401, not 500).
         request_verification_enabled=False,
         raise_error_for_unhandled_request=False,
     )
@@ -99,7 +96,7 @@ def build_application(
     settings: Settings,
     *,
     relay_factory: RelayFactory | None = build_relay,
-    clock: Callable[[], datetime] = _utcnow,
+    clock: Callable[[], datetime] = utcnow,
 ) -> web.Application:
     """Engine, sessions, repository, Slack client, bolt app, relay and HTTP app; nothing connects yet."""
     engine = create_engine(settings.database_url)
@@ -132,6 +129,7 @@ def build_application(
         bolt_app=bolt_app,
         tasks=tasks,
         relay=relay,
+        schema_head=alembic_head(),
     )
     add_routes(app)
     app.on_startup.append(_on_startup)
@@ -141,7 +139,7 @@ def build_application(
 
 async def _on_startup(app: web.Application) -> None:
     runtime = app[RUNTIME]
-    await init_db(runtime.engine)
+    await init_db(runtime.engine, runtime.schema_head)
     if runtime.relay is not None:
         await runtime.relay.start()
     log.info("app.started", database=runtime.engine.url.render_as_string(hide_password=True))

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from alembic import command
 
 from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
+from domain.clock import utcnow
 from storage.database import alembic_config, create_engine, create_session_factory
 from storage.outbox import OutboxState
 from storage.outbox_store import OutboxStore
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
+    # Alembic reports each step it runs ("Running upgrade 0001 -> 0002") through the logging module.
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING, format="%(levelname)s [%(name)s] %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.INFO)
     cfg = alembic_config(_database_url(args))
     command.upgrade(cfg, args.revision)
     return 0
@@ -60,7 +66,7 @@ def _cmd_outbox(args: argparse.Namespace) -> int:
 async def _outbox(args: argparse.Namespace) -> int:
     engine = create_engine(_database_url(args))
     try:
-        store = OutboxStore(create_session_factory(engine), clock=lambda: datetime.now(UTC))
+        store = OutboxStore(create_session_factory(engine), clock=utcnow)
         if args.outbox_command == "retry":
             if await store.retry(args.id):
                 print(f"outbox row {args.id} is pending again; a running relay delivers it shortly")

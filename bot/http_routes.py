@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import json
+import os
+import traceback
 import uuid
+from pathlib import Path
 
 import structlog
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.request_guard import MAX_BODY_BYTES, check_slack_request
 from bot.runtime import RUNTIME
+from bot.slack.errors import OUR_FAULT
+from bot.slack.request_guard import MAX_BODY_BYTES, check_slack_request
 from storage.database import read_schema_state
 
 log = structlog.get_logger(__name__)
+
+
+_OUR_PACKAGES = tuple(
+    str(Path(__file__).resolve().parents[1] / name) + os.sep for name in ("bot", "domain", "storage")
+)
+
+
+def raised_in_our_code(exc: BaseException) -> bool:
+    """True when any frame of the traceback is ours: bolt only routes, the failing code is ours."""
+    return any(
+        frame.f_code.co_filename.startswith(_OUR_PACKAGES)
+        for frame, _line in traceback.walk_tb(exc.__traceback__)
+    )
 
 
 def _reject(status: int, reason: str) -> web.Response:
@@ -45,7 +62,10 @@ async def slack_events(request: web.Request) -> web.StreamResponse:
     try:
         bolt_response = await runtime.bolt_app.async_dispatch(bolt_request)
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-        # bolt's own error path reads the payload too (e.g. `view.type`) and raises on a wrong shape.
+        if raised_in_our_code(exc):  # our bug, not the sender's: a traceback, and the generic answer
+            log.error("slack.request.failed", exc_info=exc)
+            return web.json_response({"response_type": "ephemeral", "text": OUR_FAULT})
+        # bolt reads the payload while routing (e.g. `view.type`) and raises on a wrong shape.
         log.warning("slack.request.malformed", error=type(exc).__name__)
         return _reject(400, "malformed Slack payload")
     if bolt_response.status >= 500:  # pragma: no cover - the error handler answers first
@@ -59,7 +79,8 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    state = await read_schema_state(request.app[RUNTIME].engine)
+    runtime = request.app[RUNTIME]
+    state = await read_schema_state(runtime.engine, runtime.schema_head)
     body = {"ok": state.at_head, "revision": state.current, "head": state.head, "reason": state.reason()}
     return web.Response(
         status=200 if state.at_head else 503, text=json.dumps(body), content_type="application/json"

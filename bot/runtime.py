@@ -12,9 +12,9 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.background import BackgroundTasks
-from bot.cursors import CursorCodec
-from bot.incident_service import IncidentService
+from bot.service.incidents import IncidentService
 from bot.settings import Settings
+from bot.slack.cursors import CursorCodec
 from storage.unit_of_work import UnitOfWorkFactory
 
 
@@ -49,6 +49,7 @@ class Runtime:
     bolt_app: AsyncApp
     tasks: BackgroundTasks
     relay: Relay | None
+    schema_head: str | None  # the migrations' head, read once when the process is built
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.cursors import derive_cursor_secret
+from bot.slack.cursors import derive_cursor_secret
 from domain.authorization import may_change
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/incidents.db"

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from domain.errors import IncidentValidationError, InvalidTransitionError, VerbNotApplicableError
+from domain.errors import (
+    IncidentValidationError,
+    InvalidTransitionError,
+    StaleStatusError,
+    VerbNotApplicableError,
+)
 from domain.model import Status
 
 TRANSITIONS: MappingProxyType[Status, frozenset[Status]] = MappingProxyType(
@@ -30,17 +35,6 @@ VERB_TARGETS: MappingProxyType[str, Status] = MappingProxyType(
 # Verbs that name a move out of particular statuses only.
 VERB_SOURCES: MappingProxyType[str, frozenset[Status]] = MappingProxyType(
     {"reopen": frozenset({Status.RESOLVED})}
-)
-
-# The verb a card button or thread reply uses for a move into a status.
-_TARGET_VERBS: MappingProxyType[Status, str] = MappingProxyType(
-    {
-        Status.ACKNOWLEDGED: "acknowledged",
-        Status.MITIGATED: "mitigated",
-        Status.RESOLVED: "resolved",
-        Status.CLOSED: "closed",
-        Status.OPEN: "opened",
-    }
 )
 
 
@@ -76,26 +70,17 @@ def target_for_verb(verb: str) -> Status:
         raise IncidentValidationError(f"Unknown status verb `{verb}`. Use one of: {verbs}.") from None
 
 
-def past_tense(current: Status, target: Status) -> str:
-    """How the thread reports a move: `reopened` when leaving resolved for acknowledged."""
-    if current is Status.RESOLVED and target is Status.ACKNOWLEDGED:
-        return "reopened"
-    return _TARGET_VERBS[target]
+def decide_transition(
+    current: Status, target: Status, *, expected: Status | None = None, verb: str | None = None
+) -> None:
+    """The whole decision on a status move; raises the refusal, returns when the move may be applied.
 
-
-def verb_past_tense(verb: str) -> str:
-    """`reopen` → `reopened`, `ack` → `acknowledged`: how a reply names what a command did."""
-    verb = verb.lower()
-    return "reopened" if verb == "reopen" else VERB_TARGETS[verb].value
-
-
-def button_label(current: Status, target: Status) -> str:
-    if current is Status.RESOLVED and target is Status.ACKNOWLEDGED:
-        return "Reopen"
-    return {
-        Status.ACKNOWLEDGED: "Acknowledge",
-        Status.MITIGATED: "Mitigate",
-        Status.RESOLVED: "Resolve",
-        Status.CLOSED: "Close",
-        Status.OPEN: "Open",
-    }[target]
+    `expected` is the status the actor saw (a card's button): when the incident has left it, nothing
+    applies, even where the move would be legal from the new status. `verb` adds its own rule
+    (`reopen` applies to resolved incidents only).
+    """
+    if expected is not None and current != expected:
+        raise StaleStatusError(expected, current, target, allowed_targets(current))
+    validate_status_transition(current, target)
+    if verb is not None:
+        validate_verb(verb, current)

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.request_guard import sign_slack_request
+from playground.signing import sign_slack_request
 from playground.slack_api import SlackStandIn
 
 _MENTION_RE = re.compile(r"<@[UW][A-Z0-9]{2,20}(?:\|[^<>]*)?>")

@@ -1,6 +1,5 @@
 """What every attempt leaves behind, in the caller's transaction: a timeline event, for accepted
-changes an outbox row, and an audit line. Refused attempts are kept aside so that the unit of work
-can commit them even when everything else rolls back."""
+changes an outbox row, and an audit line."""
 
 from __future__ import annotations
 
@@ -11,24 +10,16 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import EventKind, Incident, Status
+from domain.changes import ChangeKind, IncidentChange
 from storage.models import IncidentEventRow
 from storage.outbox import NotificationKind, enqueue
 
 audit = structlog.get_logger("incident.audit")
 
-# How an outbox row names the kind of change it announces.
-_ACTIONS: dict[EventKind, str] = {
-    EventKind.STATUS_CHANGED: "status",
-    EventKind.SEVERITY_CHANGED: "severity",
-    EventKind.COMMANDER_ASSIGNED: "commander",
-    EventKind.NOTE_ADDED: "note",
-}
-
 
 class ChangeLog:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self.refusals: list[dict[str, Any]] = []
 
     def declared(self, incident: Incident, *, now: datetime) -> None:
         actor_id = incident.reporter_id
@@ -40,7 +31,15 @@ class ChangeLog:
             detail=incident.title,
             now=now,
         )
-        self._notify(incident, NotificationKind.CARD_POSTED, actor_id=actor_id, action="declared", now=now)
+        change = IncidentChange(kind=ChangeKind.DECLARED, actor_id=actor_id, version=incident.version)
+        enqueue(
+            self._session,
+            team_id=incident.team_id,
+            incident_id=incident.id,
+            kind=NotificationKind.CARD_POSTED,
+            change=change,
+            now=now,
+        )
         audit.info(
             "incident.declared",
             team_id=incident.team_id,
@@ -52,34 +51,34 @@ class ChangeLog:
     def accepted(
         self,
         changed: Incident,
+        change: IncidentChange,
         *,
-        actor_id: str,
         kind: EventKind,
         audit_event: str,
         detail: str | None,
-        **details: Any,
+        **audited: Any,
     ) -> None:
         """An accepted change: its timeline event, its outbox row and its audit line."""
-        from_status, to_status = details.get("from_status"), details.get("to_status")
         self._add_event(
             changed,
-            actor_id=actor_id,
+            actor_id=change.actor_id,
             kind=kind,
-            from_status=Status(from_status) if from_status else None,
-            to_status=Status(to_status) if to_status else None,
+            from_status=change.from_status,
+            to_status=change.to_status,
             detail=detail,
             now=changed.updated_at,
         )
-        self._notify(
-            changed,
-            NotificationKind.CARD_CHANGED,
-            actor_id=actor_id,
-            action=_ACTIONS[kind],
+        enqueue(
+            self._session,
+            team_id=changed.team_id,
+            incident_id=changed.id,
+            kind=NotificationKind.CARD_CHANGED,
+            change=change,
             now=changed.updated_at,
-            **details,
         )
-        audited = {key: value for key, value in details.items() if key != "note"}
-        audit.info(audit_event, team_id=changed.team_id, incident_id=changed.id, actor_id=actor_id, **audited)
+        audit.info(
+            audit_event, team_id=changed.team_id, incident_id=changed.id, actor_id=change.actor_id, **audited
+        )
 
     async def refused(
         self,
@@ -129,37 +128,16 @@ class ChangeLog:
         detail: str | None = None,
         accepted: bool = True,
     ) -> None:
-        values: dict[str, Any] = {
-            "team_id": incident.team_id,
-            "incident_id": incident.id,
-            "actor_id": actor_id,
-            "kind": kind.value,
-            "from_status": from_status.value if from_status else None,
-            "to_status": to_status.value if to_status else None,
-            "accepted": accepted,
-            "detail": detail,
-            "created_at": now,
-        }
-        if not accepted:
-            self.refusals.append(values)
-        self._session.add(IncidentEventRow(**values))
-
-    def _notify(
-        self,
-        incident: Incident,
-        kind: NotificationKind,
-        *,
-        actor_id: str,
-        action: str,
-        now: datetime,
-        **details: Any,
-    ) -> None:
-        payload = {"actor_id": actor_id, "action": action, "version": incident.version, **details}
-        enqueue(
-            self._session,
-            team_id=incident.team_id,
-            incident_id=incident.id,
-            kind=kind,
-            payload=payload,
-            now=now,
+        self._session.add(
+            IncidentEventRow(
+                team_id=incident.team_id,
+                incident_id=incident.id,
+                actor_id=actor_id,
+                kind=kind.value,
+                from_status=from_status.value if from_status else None,
+                to_status=to_status.value if to_status else None,
+                accepted=accepted,
+                detail=detail,
+                created_at=now,
+            )
         )

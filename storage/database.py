@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 log = structlog.get_logger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The migrations ship inside the package, so an installed `incident-tracker migrate` finds them anywhere.
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 # Enough connections that a burst of concurrent requests reuses the pool instead of opening and
@@ -80,8 +81,9 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 
 def alembic_config(url: str | None = None) -> Config:
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    """Alembic's configuration without an ini file: the checkout's `alembic.ini` is for `alembic` itself."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
         cfg.attributes["database_url"] = url
     return cfg
@@ -112,8 +114,9 @@ class SchemaState:
         return "ok"
 
 
-async def read_schema_state(engine: AsyncEngine) -> SchemaState:
-    head = alembic_head()
+async def read_schema_state(engine: AsyncEngine, head: str | None) -> SchemaState:
+    """Where the database's schema stands against `head` (read once at start-up: parsing the
+    migration scripts on every `/readyz` would block the event loop)."""
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -126,9 +129,9 @@ async def read_schema_state(engine: AsyncEngine) -> SchemaState:
     return SchemaState(reachable=True, current=current, head=head)
 
 
-async def init_db(engine: AsyncEngine) -> SchemaState:
+async def init_db(engine: AsyncEngine, head: str | None = None) -> SchemaState:
     """ADR-001: check connectivity and the Alembic revision; warn when behind. Never creates tables."""
-    state = await read_schema_state(engine)
+    state = await read_schema_state(engine, head if head is not None else alembic_head())
     if not state.reachable:
         log.error("database.unreachable", error=state.error)
     elif not state.at_head:

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import Severity, Status
+from domain.changes import ChangeKind, IncidentChange
 from storage.models import OutboxRow
 
 
@@ -32,7 +34,7 @@ class Notification:
     team_id: str
     incident_id: int
     kind: NotificationKind
-    payload: dict[str, Any]
+    change: IncidentChange
     state: OutboxState
     attempts: int
     next_attempt_at: datetime
@@ -47,7 +49,7 @@ def notification_from_row(row: OutboxRow) -> Notification:
         team_id=row.team_id,
         incident_id=row.incident_id,
         kind=NotificationKind(row.kind),
-        payload=json.loads(row.payload),
+        change=decode_change(row.payload),
         state=OutboxState(row.state),
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
@@ -57,13 +59,60 @@ def notification_from_row(row: OutboxRow) -> Notification:
     )
 
 
+# The payload's JSON keys; `action` is the change's kind (the name rows written before this type carry).
+_OPTIONAL = ("from_status", "to_status", "from_severity", "to_severity", "commander_id", "note")
+
+
+def encode_change(change: IncidentChange) -> str:
+    """The one place a change becomes an outbox payload."""
+    payload: dict[str, Any] = {
+        "action": change.kind.value,
+        "actor_id": change.actor_id,
+        "version": change.version,
+    }
+    for key in _OPTIONAL:
+        value = getattr(change, key)
+        if value is not None:
+            payload[key] = str(value)
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True)
+
+
+def decode_change(raw: str) -> IncidentChange:
+    """The one place an outbox payload becomes a change again (we wrote it; a bad one is a bug)."""
+    payload = json.loads(raw)
+
+    def text(key: str) -> str | None:
+        value = payload.get(key)
+        return str(value) if value is not None else None
+
+    def status(key: str) -> Status | None:
+        value = text(key)
+        return Status(value) if value else None
+
+    def severity(key: str) -> Severity | None:
+        value = text(key)
+        return Severity(value) if value else None
+
+    return IncidentChange(
+        kind=ChangeKind(payload["action"]),
+        actor_id=str(payload["actor_id"]),
+        version=int(payload["version"]),
+        from_status=status("from_status"),
+        to_status=status("to_status"),
+        from_severity=severity("from_severity"),
+        to_severity=severity("to_severity"),
+        commander_id=text("commander_id"),
+        note=text("note"),
+    )
+
+
 def enqueue(
     session: AsyncSession,
     *,
     team_id: str,
     incident_id: int,
     kind: NotificationKind,
-    payload: dict[str, Any],
+    change: IncidentChange,
     now: datetime,
 ) -> OutboxRow:
     """Add a pending notification to the caller's transaction; it commits with the change or not at all."""
@@ -71,7 +120,7 @@ def enqueue(
         team_id=team_id,
         incident_id=incident_id,
         kind=kind.value,
-        payload=json.dumps(payload, separators=(",", ":"), sort_keys=True),
+        payload=encode_change(change),
         state=OutboxState.PENDING.value,
         attempts=0,
         next_attempt_at=now,

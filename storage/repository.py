@@ -1,9 +1,11 @@
-"""`IncidentRepository`: the one door to incident data (ADR-001). Every method is scoped by team."""
+"""`IncidentRepository`: the one door to incident data (ADR-001). Every method is scoped by team.
+
+It reads and writes; it does not decide. Whether a move is allowed is the domain's call, made by the
+application layer (`bot.service`) before it asks for the guarded write here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Executable, Result, func, literal, update
@@ -14,28 +16,19 @@ from domain import (
     EventKind,
     Incident,
     IncidentNotFoundError,
-    InvalidTransitionError,
     ListFilter,
     ListPosition,
     Page,
     Severity,
-    StaleStatusError,
     Status,
     TimelineEvent,
-    allowed_targets,
-    validate_status_transition,
 )
-from domain.incident_lifecycle import validate_verb
-from domain.validation import validate_description, validate_note, validate_title
+from domain.changes import ChangeKind, IncidentChange
+from domain.clock import Clock, utcnow
 from storage import queries
 from storage.change_log import ChangeLog
 from storage.mapping import event_from_row, incident_from_row
 from storage.models import IncidentRow, UTCDateTime
-
-Clock = Callable[[], datetime]
-
-# Attempts at the guarded UPDATE before giving up: each retry means another writer committed first.
-_MAX_GUARD_ATTEMPTS = 5
 
 _STAMPS: dict[Status, Any] = {
     Status.ACKNOWLEDGED: IncidentRow.acknowledged_at,
@@ -43,10 +36,6 @@ _STAMPS: dict[Status, Any] = {
     Status.RESOLVED: IncidentRow.resolved_at,
     Status.CLOSED: IncidentRow.closed_at,
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class IncidentRepository:
@@ -59,11 +48,6 @@ class IncidentRepository:
         self._session = session
         self._clock = clock
         self._log = ChangeLog(session)
-
-    @property
-    def refusals(self) -> list[dict[str, Any]]:
-        """Refused attempts of this session: kept by the unit of work even when the rest rolls back."""
-        return self._log.refusals
 
     # ---- reads ---------------------------------------------------------------------------------
 
@@ -124,7 +108,7 @@ class IncidentRepository:
     ) -> Page:
         return await self.list_incidents(team_id, severity=severity, after=after, limit=limit)
 
-    # ---- writes --------------------------------------------------------------------------------
+    # ---- writes (values already validated by the caller) ----------------------------------------
 
     async def declare(
         self,
@@ -139,9 +123,9 @@ class IncidentRepository:
         now = self._clock()
         row = IncidentRow(
             team_id=team_id,
-            title=validate_title(title),
-            description=validate_description(description),
-            severity=Severity(severity).value,
+            title=title,
+            description=description,
+            severity=severity.value,
             status=Status.OPEN.value,
             reporter_id=reporter_id,
             channel_id=channel_id,
@@ -155,114 +139,13 @@ class IncidentRepository:
         self._log.declared(incident, now=now)
         return incident
 
-    async def update_status(
-        self,
-        team_id: str,
-        incident_id: int,
-        target: Status,
-        *,
-        actor_id: str,
-        note: str | None = None,
-        expected: Status | None = None,
-        verb: str | None = None,
-    ) -> Incident:
-        """Validate, then move with `UPDATE … WHERE status = :from`; refusals are recorded, then raised.
+    async def move_status(
+        self, current: Incident, target: Status, *, actor_id: str, note: str | None = None
+    ) -> Incident | None:
+        """`UPDATE … WHERE status = :from` (plus a version bump and the first-time stamp).
 
-        `expected` is the status the actor saw (a card's button): if the incident has left it, nothing
-        applies, even when the move would be legal from the new status.
+        None when the incident is no longer in `current.status`: another writer moved it first.
         """
-        note = validate_note(note or "") or None
-        for _ in range(_MAX_GUARD_ATTEMPTS):
-            current = await self.get(team_id, incident_id)
-            try:
-                if expected is not None and current.status != expected:
-                    raise StaleStatusError(expected, current.status, target, allowed_targets(current.status))
-                validate_status_transition(current.status, target)
-                if verb is not None:
-                    validate_verb(verb, current.status)
-            except InvalidTransitionError as refusal:
-                await self._refuse_transition(current, target, actor_id, refusal)
-                raise
-            moved = await self._guarded_move(current, target)
-            if moved is not None:
-                self._log.accepted(
-                    moved,
-                    actor_id=actor_id,
-                    kind=EventKind.STATUS_CHANGED,
-                    audit_event="incident.transition.accepted",
-                    detail=note,
-                    from_status=current.status.value,
-                    to_status=target.value,
-                    note=note,
-                )
-                return moved
-            # Another writer changed the status between our read and our UPDATE: decide again.
-            if expected is None:
-                expected = current.status
-        raise RuntimeError("status guard kept losing; giving up")  # pragma: no cover - needs 5 races
-
-    async def change_severity(
-        self, team_id: str, incident_id: int, severity: Severity, *, actor_id: str
-    ) -> Incident:
-        current = await self.get(team_id, incident_id)
-        changed = await self._bump(current, severity=severity.value)
-        self._log.accepted(
-            changed,
-            actor_id=actor_id,
-            kind=EventKind.SEVERITY_CHANGED,
-            audit_event="incident.severity.changed",
-            detail=f"{current.severity.value} → {severity.value}",
-            from_severity=current.severity.value,
-            to_severity=severity.value,
-        )
-        return changed
-
-    async def assign_commander(
-        self, team_id: str, incident_id: int, commander_id: str, *, actor_id: str
-    ) -> Incident:
-        current = await self.get(team_id, incident_id)
-        changed = await self._bump(current, commander_id=commander_id)
-        self._log.accepted(
-            changed,
-            actor_id=actor_id,
-            kind=EventKind.COMMANDER_ASSIGNED,
-            audit_event="incident.commander.assigned",
-            detail=commander_id,
-            commander_id=commander_id,
-        )
-        return changed
-
-    async def add_note(self, team_id: str, incident_id: int, text: str, *, actor_id: str) -> Incident:
-        note = validate_note(text, required=True)
-        current = await self.get(team_id, incident_id)
-        changed = await self._bump(current)
-        self._log.accepted(
-            changed,
-            actor_id=actor_id,
-            kind=EventKind.NOTE_ADDED,
-            audit_event="incident.note.added",
-            detail=note,
-            note=note,
-        )
-        return changed
-
-    async def record_refusal(
-        self, incident: Incident, *, actor_id: str, kind: EventKind, detail: str, target: Status | None = None
-    ) -> None:
-        """Keep a refused attempt (e.g. an actor who is not a responder) in the timeline."""
-        await self._log.refused(
-            incident,
-            actor_id=actor_id,
-            kind=kind,
-            target=target,
-            detail=detail,
-            reason="not_a_responder",
-            now=self._clock(),
-        )
-
-    # ---- internals -----------------------------------------------------------------------------
-
-    async def _guarded_move(self, current: Incident, target: Status) -> Incident | None:
         now = self._clock()
         values: dict[str, Any] = {
             "status": target.value,
@@ -272,43 +155,113 @@ class IncidentRepository:
         stamp = _STAMPS.get(target)
         if stamp is not None:
             values[stamp.key] = func.coalesce(stamp, literal(now, UTCDateTime()))
+        moved = await self._update(current, IncidentRow.status == current.status.value, **values)
+        if moved is None:
+            return None
+        change = IncidentChange(
+            kind=ChangeKind.STATUS,
+            actor_id=actor_id,
+            version=moved.version,
+            from_status=current.status,
+            to_status=target,
+            note=note,
+        )
+        self._log.accepted(
+            moved,
+            change,
+            kind=EventKind.STATUS_CHANGED,
+            audit_event="incident.transition.accepted",
+            detail=note,
+            from_status=current.status.value,
+            to_status=target.value,
+        )
+        return moved
+
+    async def change_severity(self, current: Incident, severity: Severity, *, actor_id: str) -> Incident:
+        changed = await self._bump(current, severity=severity.value)
+        change = IncidentChange(
+            kind=ChangeKind.SEVERITY,
+            actor_id=actor_id,
+            version=changed.version,
+            from_severity=current.severity,
+            to_severity=severity,
+        )
+        self._log.accepted(
+            changed,
+            change,
+            kind=EventKind.SEVERITY_CHANGED,
+            audit_event="incident.severity.changed",
+            detail=f"{current.severity.value} → {severity.value}",
+            from_severity=current.severity.value,
+            to_severity=severity.value,
+        )
+        return changed
+
+    async def assign_commander(self, current: Incident, commander_id: str, *, actor_id: str) -> Incident:
+        changed = await self._bump(current, commander_id=commander_id)
+        change = IncidentChange(
+            kind=ChangeKind.COMMANDER, actor_id=actor_id, version=changed.version, commander_id=commander_id
+        )
+        self._log.accepted(
+            changed,
+            change,
+            kind=EventKind.COMMANDER_ASSIGNED,
+            audit_event="incident.commander.assigned",
+            detail=commander_id,
+            commander_id=commander_id,
+        )
+        return changed
+
+    async def add_note(self, current: Incident, note: str, *, actor_id: str) -> Incident:
+        changed = await self._bump(current)
+        change = IncidentChange(kind=ChangeKind.NOTE, actor_id=actor_id, version=changed.version, note=note)
+        self._log.accepted(
+            changed, change, kind=EventKind.NOTE_ADDED, audit_event="incident.note.added", detail=note
+        )
+        return changed
+
+    async def record_refusal(
+        self,
+        incident: Incident,
+        *,
+        actor_id: str,
+        kind: EventKind,
+        detail: str,
+        reason: str,
+        target: Status | None = None,
+    ) -> None:
+        """Keep a refused attempt in the timeline (and the audit log); nothing else changes."""
+        await self._log.refused(
+            incident,
+            actor_id=actor_id,
+            kind=kind,
+            target=target,
+            detail=detail,
+            reason=reason,
+            now=self._clock(),
+        )
+
+    # ---- internals -----------------------------------------------------------------------------
+
+    async def _bump(self, current: Incident, **values: Any) -> Incident:
+        """Apply a non-status change; the row lock it takes orders concurrent changes per incident."""
+        changed = await self._update(
+            current, None, version=IncidentRow.version + 1, updated_at=self._clock(), **values
+        )
+        if changed is None:  # pragma: no cover - incidents are never deleted
+            raise IncidentNotFoundError(current.id)
+        return changed
+
+    async def _update(self, current: Incident, guard: Any, **values: Any) -> Incident | None:
+        conditions = [IncidentRow.team_id == current.team_id, IncidentRow.id == current.id]
+        if guard is not None:
+            conditions.append(guard)
         result = await self._session.execute(
             update(IncidentRow)
-            .where(
-                IncidentRow.team_id == current.team_id,
-                IncidentRow.id == current.id,
-                IncidentRow.status == current.status.value,
-            )
+            .where(*conditions)
             .values(**values)
             .returning(*IncidentRow.__table__.c)
             .execution_options(synchronize_session=False)
         )
         row = result.first()
         return incident_from_row(row) if row is not None else None
-
-    async def _bump(self, current: Incident, **values: Any) -> Incident:
-        """Apply a non-status change; the row lock it takes orders concurrent changes per incident."""
-        result = await self._session.execute(
-            update(IncidentRow)
-            .where(IncidentRow.team_id == current.team_id, IncidentRow.id == current.id)
-            .values(version=IncidentRow.version + 1, updated_at=self._clock(), **values)
-            .returning(*IncidentRow.__table__.c)
-            .execution_options(synchronize_session=False)
-        )
-        row = result.first()
-        if row is None:  # pragma: no cover - incidents are never deleted
-            raise IncidentNotFoundError(current.id)
-        return incident_from_row(row)
-
-    async def _refuse_transition(
-        self, current: Incident, target: Status, actor_id: str, refusal: InvalidTransitionError
-    ) -> None:
-        await self._log.refused(
-            current,
-            actor_id=actor_id,
-            kind=EventKind.STATUS_CHANGED,
-            target=target,
-            detail=str(refusal),
-            reason=type(refusal).__name__,
-            now=self._clock(),
-        )

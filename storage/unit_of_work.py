@@ -1,4 +1,6 @@
-"""A unit of work: a change, its timeline event and its outbox row commit together or not at all."""
+"""The SQLAlchemy unit of work: a change, its timeline event and its outbox row commit together or not
+at all. It satisfies `bot.service.unit_of_work.UnitOfWork` (a protocol, so services can be tested with
+a fake one)."""
 
 from __future__ import annotations
 
@@ -8,18 +10,12 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain import DomainError
-from storage.models import IncidentEventRow
-from storage.repository import Clock, IncidentRepository, utcnow
+from domain.clock import Clock, utcnow
+from storage.repository import IncidentRepository
 
 
 class UnitOfWork:
-    """`async with uow: …; await uow.commit()` — anything not committed is rolled back on exit.
-
-    One exception: a refused attempt is an outcome, not a failure, and the audit trail keeps it.
-    When a domain error propagates and the repository recorded refusals, everything else of the unit
-    of work is rolled back and only those refusal events are committed.
-    """
+    """`async with uow: …; await uow.commit()` — anything not committed is rolled back on exit."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, clock: Clock = utcnow) -> None:
         self._session_factory = session_factory
@@ -53,10 +49,6 @@ class UnitOfWork:
         session = self.session
         try:
             await session.rollback()
-            refusals = self.incidents.refusals
-            if isinstance(exc, DomainError) and refusals:
-                session.add_all(IncidentEventRow(**values) for values in refusals)
-                await session.commit()
         finally:
             await session.close()
             self._session = None
@@ -65,12 +57,9 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.session.commit()
 
-    async def rollback(self) -> None:
-        await self.session.rollback()
-
 
 class UnitOfWorkFactory:
-    """What the composition root hands to listeners: a fresh unit of work per change, and readers.
+    """What the composition root hands to services: a fresh unit of work per change, and readers.
 
     `read_session_factory` (an autocommit engine's) serves lookups and lists in one round trip per
     query; without one, readers use the writers' sessions.

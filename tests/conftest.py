@@ -17,13 +17,16 @@ from alembic import command
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from devtools.pg_cluster import PgCluster, find_pg_bin
 from storage.database import alembic_config, create_engine, create_session_factory
 from storage.unit_of_work import UnitOfWorkFactory
-from tests.pg_cluster import PgCluster, find_pg_bin
 
 # Machines here are shared and noisy: Hypothesis checks properties, not speed.
 hypothesis_settings.register_profile("repo", deadline=None, print_blob=True)
 hypothesis_settings.load_profile("repo")
+
+# The real bot on a loopback port against the stand-in: shared by tests/slack, tests/relay, tests/service.
+pytest_plugins = ["tests.support.bot"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

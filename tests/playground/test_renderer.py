@@ -21,8 +21,8 @@ import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 
-from bot.escaping import date_token
-from bot.request_guard import check_slack_request
+from bot.render.escaping import date_token
+from bot.slack.request_guard import check_slack_request
 from playground.server import PlaygroundPage
 from playground.slack_api import SlackStandIn
 from playground.slack_sender import SlackSender

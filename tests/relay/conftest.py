@@ -9,20 +9,10 @@ import aiohttp
 import pytest
 
 from playground.slack_api import SlackStandIn
-from tests.relay.serve import ServeProcess
-
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-ALICE, BOB = "U0ALICE", "U0BOB"
+from tests.support.bot import SIGNING_SECRET
+from tests.support.serve_process import ServeProcess
 
 StartReplicas = Callable[..., Awaitable[list[ServeProcess]]]
-
-
-@pytest.fixture
-async def stand_in() -> AsyncIterator[SlackStandIn]:
-    async with SlackStandIn() as slack:
-        for user_id in (ALICE, BOB):
-            slack.add_user(user_id, user_id[2:].lower())
-        yield slack
 
 
 @pytest.fixture

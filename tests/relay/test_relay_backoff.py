@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import structlog
 
-from bot.relay import OutboxRelay, RelayConfig
+from bot.relay.outbox_relay import OutboxRelay, RelayConfig
 from domain import Incident, Severity, Status
 from storage.outbox import Notification, NotificationKind, OutboxState
 from storage.outbox_store import ClaimedNotification

@@ -19,8 +19,9 @@ from playground.slack_faults import Decision
 from playground.slack_sender import SlackSender
 from storage.database import create_engine
 from storage.models import OutboxRow
-from tests.relay.conftest import ALICE, BOB, SIGNING_SECRET, StartReplicas
-from tests.relay.serve import ServeProcess
+from tests.relay.conftest import StartReplicas
+from tests.support.bot import ALICE, BOB, SIGNING_SECRET
+from tests.support.serve_process import ServeProcess
 
 pytestmark = [
     pytest.mark.postgres,

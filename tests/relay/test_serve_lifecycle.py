@@ -10,8 +10,9 @@ import aiohttp
 
 from playground.slack_api import SlackStandIn
 from playground.slack_sender import SlackSender
-from tests.relay.conftest import ALICE, SIGNING_SECRET, StartReplicas
-from tests.relay.serve import CLI
+from tests.relay.conftest import StartReplicas
+from tests.support.bot import ALICE, SIGNING_SECRET
+from tests.support.serve_process import CLI
 
 
 async def test_missing_variable_stops_startup_with_one_line_naming_it() -> None:

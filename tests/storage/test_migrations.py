@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
+from devtools.pg_cluster import PgCluster
 from storage.database import alembic_config, alembic_head, create_engine, init_db, read_schema_state
 from storage.models import Base, UTCDateTime
 from tests.conftest import migrate
-from tests.pg_cluster import PgCluster
 
 APP_TABLES = {"incidents", "incident_events", "outbox"}
 

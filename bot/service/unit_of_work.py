@@ -1,0 +1,83 @@
+"""What the application layer needs from storage, as protocols: the SQLAlchemy unit of work satisfies
+them, and service tests hand in a fake one (cosmicpython's `AbstractUnitOfWork`)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain import EventKind, Incident, ListFilter, ListPosition, Page, Severity, Status, TimelineEvent
+
+
+class IncidentReader(Protocol):
+    async def get(self, team_id: str, incident_id: int) -> Incident: ...
+
+    async def timeline(self, team_id: str, incident_id: int, *, limit: int = 5) -> list[TimelineEvent]: ...
+
+    async def list_incidents(
+        self,
+        team_id: str,
+        *,
+        list_filter: ListFilter = ListFilter.ALL,
+        severity: Severity | None = None,
+        after: ListPosition | None = None,
+        limit: int = 10,
+    ) -> Page: ...
+
+
+class IncidentStore(IncidentReader, Protocol):
+    """Reads, and writes of values the service has validated and decided on."""
+
+    async def declare(
+        self,
+        *,
+        team_id: str,
+        title: str,
+        reporter_id: str,
+        channel_id: str,
+        severity: Severity,
+        description: str = "",
+    ) -> Incident: ...
+
+    async def move_status(
+        self, current: Incident, target: Status, *, actor_id: str, note: str | None = None
+    ) -> Incident | None: ...
+
+    async def change_severity(self, current: Incident, severity: Severity, *, actor_id: str) -> Incident: ...
+
+    async def assign_commander(self, current: Incident, commander_id: str, *, actor_id: str) -> Incident: ...
+
+    async def add_note(self, current: Incident, note: str, *, actor_id: str) -> Incident: ...
+
+    async def record_refusal(
+        self,
+        incident: Incident,
+        *,
+        actor_id: str,
+        kind: EventKind,
+        detail: str,
+        reason: str,
+        target: Status | None = None,
+    ) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """`async with uow: …; await uow.commit()`; whatever is not committed is rolled back on exit."""
+
+    @property
+    def incidents(self) -> IncidentStore: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+    def reader(self) -> AbstractAsyncContextManager[IncidentReader]: ...

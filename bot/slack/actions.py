@@ -1,0 +1,110 @@
+"""Buttons: status moves on incident cards, and Next page on lists."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot.render.card import card_text, parse_button_value, render_card
+from bot.render.incident_list import NEXT_PAGE_ACTION_ID
+from bot.runtime import ListenerDeps
+from bot.slack.list_pages import list_page_message
+from bot.slack.replies import notice
+from domain import IncidentValidationError, InvalidTransitionError, Status
+
+log = structlog.get_logger(__name__)
+
+TRANSITION_ACTION_RE = re.compile(r"^incident\.transition\.([a-z]+)$")
+
+
+class BadButtonError(IncidentValidationError):
+    """A button payload we did not draw (or could not read)."""
+
+    def __init__(self) -> None:
+        super().__init__("This button is not valid any more; run `/incident show <id>` for a fresh card.")
+
+
+def _where(body: dict[str, Any]) -> tuple[str, str | None]:
+    """The channel and message ts of the clicked message (payload shapes checked: it is network input)."""
+    container = body.get("container")
+    container = container if isinstance(container, dict) else {}
+    channel = body.get("channel")
+    channel_id = channel.get("id") if isinstance(channel, dict) else None
+    channel_id = channel_id or container.get("channel_id") or ""
+    message_ts = container.get("message_ts")
+    return str(channel_id), message_ts if isinstance(message_ts, str) else None
+
+
+def register(app: AsyncApp, deps: ListenerDeps) -> None:
+    service = deps.service
+
+    @app.action(TRANSITION_ACTION_RE)
+    async def on_transition_click(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: AsyncRespond,
+    ) -> None:
+        await ack()
+        match = TRANSITION_ACTION_RE.match(str(action.get("action_id", "")))
+        try:
+            incident_id, drawn_status, _version = parse_button_value(action.get("value"))
+            target = Status(match.group(1) if match else "")
+        except ValueError:
+            raise BadButtonError() from None
+        structlog.contextvars.bind_contextvars(incident_id=incident_id)
+        team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
+        try:
+            incident = await service.transition(
+                team_id=team_id,
+                incident_id=incident_id,
+                target=target,
+                actor_id=user_id,
+                expected=drawn_status,
+            )
+        except InvalidTransitionError as refusal:
+            # A stale card or a lost race: nothing applied; show what changed and the current card.
+            current = await service.get(team_id, incident_id)
+            deps.tasks.spawn(
+                respond(**notice(str(refusal), extra=render_card(current)), replace_original=False),
+                name="respond.refused",
+            )
+            return
+        channel_id, message_ts = _where(body)
+        if (channel_id, message_ts) == (incident.card_channel_id, incident.card_ts):
+            return  # the relay updates its own card, in commit order
+        deps.tasks.spawn(
+            respond(text=card_text(incident), blocks=render_card(incident), replace_original=True),
+            name="respond.card",
+        )
+
+    @app.action(NEXT_PAGE_ACTION_ID)
+    async def on_next_page(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: AsyncRespond,
+    ) -> None:
+        await ack()
+        team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
+        channel_id, _ = _where(body)
+        state = deps.cursors.decode(
+            action.get("value"), team_id=team_id, channel_id=channel_id, user_id=user_id
+        )
+        message = await list_page_message(
+            deps,
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            list_filter=state.list_filter,
+            severity=state.severity,
+            after=state.position,
+        )
+        deps.tasks.spawn(respond(**message, replace_original=True), name="respond.list")

@@ -1,0 +1,195 @@
+"""`/incident …` text → a typed command. Pure: every refusal says what was wrong and the right form."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.render.help import USAGE
+from domain import IncidentValidationError, ListFilter, Severity, Status
+from domain.incident_lifecycle import VERB_TARGETS
+from domain.validation import (
+    looks_like_severity,
+    parse_incident_id,
+    parse_list_filter,
+    parse_severity,
+    validate_note,
+    validate_title,
+)
+
+_MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
+
+
+def slack_unescape(text: str) -> str:
+    """Slack sends `&`, `<`, `>` typed by the user as entities; store what the user typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class CommandUsageError(IncidentValidationError):
+    """Input that does not parse; carries the right form of the subcommand."""
+
+    def __init__(self, message: str, usage: str | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Declare:
+    title: str
+    severity: Severity
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDeclareModal:
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListIncidents:
+    list_filter: ListFilter = ListFilter.ACTIVE
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Show:
+    incident_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    incident_id: int
+    target: Status
+    note: str | None = None
+    verb: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSeverity:
+    incident_id: int
+    severity: Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    incident_id: int
+    commander_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddNote:
+    incident_id: int
+    text: str
+
+
+Command = (
+    Help | Declare | OpenDeclareModal | ListIncidents | Show | Transition | ChangeSeverity | Assign | AddNote
+)
+
+
+def _split(text: str, parts: int) -> list[str]:
+    return text.split(None, parts) if text else []
+
+
+def _incident_id(raw: str | None, usage_key: str) -> int:
+    if raw is None:
+        raise CommandUsageError("Which incident? The id is missing.", USAGE[usage_key])
+    try:
+        return parse_incident_id(raw)
+    except IncidentValidationError as exc:
+        raise CommandUsageError(str(exc), USAGE[usage_key]) from None
+
+
+def _with_usage(usage_key: str, exc: IncidentValidationError) -> CommandUsageError:
+    return CommandUsageError(str(exc), USAGE[usage_key])
+
+
+def parse_command(text: str) -> Command:
+    """Parse the text Slack sends; entities are undone first, so titles and echoes read as typed."""
+    words = _split(slack_unescape(text).strip(), 1)
+    if not words or words[0].lower() == "help":
+        return Help()
+    verb, rest = words[0].lower(), (words[1] if len(words) > 1 else "")
+    if verb in ("new", "declare"):
+        return _parse_declare(rest)
+    if verb == "list":
+        return _parse_list(rest)
+    if verb == "show":
+        args = _split(rest, 1)
+        if len(args) > 1:
+            raise CommandUsageError("`show` takes only an id.", USAGE["show"])
+        return Show(_incident_id(args[0] if args else None, "show"))
+    if verb in VERB_TARGETS:
+        args = _split(rest, 1)
+        incident_id = _incident_id(args[0] if args else None, "status")
+        try:
+            note = validate_note(args[1]) if len(args) > 1 else None
+        except IncidentValidationError as exc:
+            raise _with_usage("status", exc) from None
+        return Transition(incident_id, VERB_TARGETS[verb], note or None, verb)
+    if verb == "sev":
+        args = _split(rest, 2)
+        incident_id = _incident_id(args[0] if args else None, "sev")
+        if len(args) != 2:
+            raise CommandUsageError("Give exactly one new severity.", USAGE["sev"])
+        try:
+            return ChangeSeverity(incident_id, parse_severity(args[1]))
+        except IncidentValidationError as exc:
+            raise _with_usage("sev", exc) from None
+    if verb == "assign":
+        args = _split(rest, 2)
+        incident_id = _incident_id(args[0] if args else None, "assign")
+        match = _MENTION_RE.match(args[1]) if len(args) == 2 else None
+        if match is None:
+            raise CommandUsageError("Name the commander as a mention, like @jane.", USAGE["assign"])
+        return Assign(incident_id, match.group(1))
+    if verb == "note":
+        args = _split(rest, 1)
+        incident_id = _incident_id(args[0] if args else None, "note")
+        try:
+            return AddNote(incident_id, validate_note(args[1] if len(args) > 1 else "", required=True))
+        except IncidentValidationError as exc:
+            raise _with_usage("note", exc) from None
+    shown = words[0][:30]
+    raise CommandUsageError(f"`{shown}` is not a subcommand. Try `/incident help`.", None)
+
+
+def _parse_declare(rest: str) -> Declare | OpenDeclareModal:
+    words = _split(rest, 1)
+    severity: Severity | None = None
+    title_raw = rest  # the whole rest is the title unless a severity comes first
+    if words and looks_like_severity(words[0]):
+        try:
+            severity = parse_severity(words[0])
+        except IncidentValidationError as exc:
+            raise _with_usage("new", exc) from None
+        title_raw = words[1] if len(words) > 1 else ""
+    if not title_raw.strip():
+        return OpenDeclareModal(severity)
+    try:
+        title = validate_title(title_raw)
+    except IncidentValidationError as exc:
+        raise _with_usage("new", exc) from None
+    return Declare(title, severity or Severity.SEV3)
+
+
+def _parse_list(rest: str) -> ListIncidents:
+    list_filter: ListFilter | None = None
+    severity: Severity | None = None
+    for word in rest.split():
+        try:
+            if looks_like_severity(word) and severity is None:
+                severity = parse_severity(word)
+            elif list_filter is None and not looks_like_severity(word):
+                list_filter = parse_list_filter(word)
+            else:
+                raise CommandUsageError(f"`{word[:30]}` was not expected here.", USAGE["list"])
+        except CommandUsageError:
+            raise
+        except IncidentValidationError as exc:
+            raise _with_usage("list", exc) from None
+    return ListIncidents(list_filter or ListFilter.ACTIVE, severity)

@@ -1,0 +1,93 @@
+"""The real bot on a loopback port, wired to the Slack stand-in, and a sender that signs like Slack."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.bootstrap import build_application
+from bot.runtime import RUNTIME, Runtime
+from bot.settings import Settings, load_settings
+from playground.slack_api import SlackStandIn
+from playground.slack_sender import SlackSender
+from tests.support.payloads import PayloadLog
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # a throwaway, like Slack's docs example
+TEAM = "T0PLAYGRND"
+GENERAL = "C0GENERAL"
+INCIDENTS = "C0INCIDENTS"
+ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
+
+
+@dataclass
+class BotHarness:
+    url: str
+    runtime: Runtime
+    stand_in: SlackStandIn
+    slack: SlackSender
+    session: aiohttp.ClientSession
+
+    async def command(self, text: str, *, user: str = ALICE, channel: str = GENERAL) -> Any:
+        reply = await self.slack.slash_command(text, user_id=user, channel_id=channel)
+        assert reply.status == 200, reply.text
+        return reply.json()
+
+
+@pytest.fixture
+async def stand_in() -> AsyncIterator[SlackStandIn]:
+    async with SlackStandIn() as slack:
+        for user_id in (ALICE, BOB, CAROL):
+            slack.add_user(user_id, user_id[2:].lower())
+        yield slack
+
+
+@pytest.fixture
+def bot_settings(database_url: str, stand_in: SlackStandIn) -> Settings:
+    return load_settings(
+        {
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_BOT_TOKEN": stand_in.token,
+            "SLACK_API_URL": stand_in.api_url,
+            "DATABASE_URL": database_url,
+            "LOG_FORMAT": "console",
+        }
+    )
+
+
+SettingsTweak = Callable[[Settings], Settings]
+
+
+@pytest.fixture
+def settings_tweak() -> SettingsTweak:
+    """Override in a test module to change settings (e.g. INCIDENT_RESPONDERS)."""
+    return lambda s: s
+
+
+@pytest.fixture
+async def bot(
+    bot_settings: Settings, stand_in: SlackStandIn, settings_tweak: SettingsTweak
+) -> AsyncIterator[BotHarness]:
+    app = build_application(settings_tweak(bot_settings))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    url = f"http://127.0.0.1:{port}"
+    # Every message, ephemeral and modal the bot leaves in the stand-in must pass slack_sdk validation.
+    payloads = PayloadLog(stand_in)
+    async with aiohttp.ClientSession() as session:
+        sender = SlackSender(
+            stand_in, bot_events_url=f"{url}/slack/events", signing_secret=SIGNING_SECRET, session=session
+        )
+        yield BotHarness(url=url, runtime=app[RUNTIME], stand_in=stand_in, slack=sender, session=session)
+    await runner.cleanup()
+    payloads.close_and_check()
+
+
+__all__ = ["ALICE", "BOB", "CAROL", "GENERAL", "INCIDENTS", "TEAM", "BotHarness", "replace"]
