@@ -27,11 +27,9 @@ _OUR_PACKAGES = tuple(
 
 
 def raised_in_our_code(exc: BaseException) -> bool:
-    """True when any frame of the traceback is ours: bolt only routes, the failing code is ours."""
-    return any(
-        frame.f_code.co_filename.startswith(_OUR_PACKAGES)
-        for frame, _line in traceback.walk_tb(exc.__traceback__)
-    )
+    """True when a frame below the catching one is ours: bolt only routed, the failing code is ours."""
+    frames = list(traceback.walk_tb(exc.__traceback__))[1:]  # the first is the frame that caught it
+    return any(frame.f_code.co_filename.startswith(_OUR_PACKAGES) for frame, _line in frames)
 
 
 def _reject(status: int, reason: str) -> web.Response:
