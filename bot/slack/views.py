@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render.modal import DECLARE_CALLBACK_ID, declare_errors_response, parse_declare_submission
 from bot.runtime import ListenerDeps
-from domain import IncidentValidationError
+from domain import DEFAULT_SEVERITY, IncidentValidationError
 from domain.validation import parse_severity, validate_description, validate_title
 
 log = structlog.get_logger(__name__)
@@ -29,7 +29,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         errors: dict[str, str] = {}
         checks = (
             ("title", validate_title, title_raw),
-            ("severity", parse_severity, severity_raw or "sev3"),
+            ("severity", parse_severity, severity_raw or DEFAULT_SEVERITY.value),
             ("description", validate_description, description_raw),
         )
         values: dict[str, Any] = {}
