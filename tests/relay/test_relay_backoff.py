@@ -11,6 +11,7 @@ import structlog
 
 from bot.relay.outbox_relay import OutboxRelay, RelayConfig
 from domain import Incident, Severity, Status
+from domain.changes import ChangeKind, IncidentChange
 from storage.outbox import Notification, NotificationKind, OutboxState
 from storage.outbox_store import ClaimedNotification
 
@@ -34,7 +35,7 @@ def claimed(attempts: int) -> ClaimedNotification:
         team_id="T0",
         incident_id=1,
         kind=NotificationKind.CARD_POSTED,
-        payload={},
+        change=IncidentChange(kind=ChangeKind.DECLARED, actor_id="U0ALICE", version=1),
         state=OutboxState.PENDING,
         attempts=attempts,
         next_attempt_at=T0,
