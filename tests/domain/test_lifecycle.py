@@ -5,18 +5,21 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain import (
     TRANSITIONS,
     IncidentValidationError,
     InvalidTransitionError,
+    StaleStatusError,
     Status,
     VerbNotApplicableError,
     allowed_targets,
     target_for_verb,
     validate_status_transition,
 )
-from domain.incident_lifecycle import ordered_targets, validate_verb
+from domain.incident_lifecycle import decide_transition, ordered_targets, validate_verb
 
 # SPEC §5, copied by hand as plain strings so a change to the domain table cannot change the expectation.
 SPEC_TABLE: dict[str, set[str]] = {
@@ -113,3 +116,78 @@ def test_reopen_applies_to_resolved_incidents_only(current: Status) -> None:
 def test_other_verbs_and_reopen_from_resolved_pass(verb: str) -> None:
     current = Status.RESOLVED if verb.lower() == "reopen" else Status.OPEN
     validate_verb(verb, current)
+
+
+# --- the whole decision --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("current", "target"), [p for p in ALL_PAIRS if p[1] in SPEC_TABLE[p[0]]])
+def test_allowed_moves_pass_the_decision(current: str, target: str) -> None:
+    decide_transition(Status(current), Status(target))
+    decide_transition(Status(current), Status(target), expected=Status(current))
+
+
+def test_a_stale_card_is_refused_even_where_the_move_is_legal_from_the_new_status() -> None:
+    # The card showed open; the incident is acknowledged now, and acknowledged → resolved is legal.
+    with pytest.raises(StaleStatusError) as info:
+        decide_transition(Status.ACKNOWLEDGED, Status.RESOLVED, expected=Status.OPEN)
+    assert (info.value.expected, info.value.current, info.value.target) == (
+        Status.OPEN,
+        Status.ACKNOWLEDGED,
+        Status.RESOLVED,
+    )
+    assert info.value.allowed == allowed_targets(Status.ACKNOWLEDGED)
+    assert str(info.value) == (
+        "Nothing applied: this card showed open, but the incident is now acknowledged "
+        "(someone changed it first)."
+    )
+
+
+def test_staleness_is_decided_before_the_table_and_the_verb() -> None:
+    with pytest.raises(StaleStatusError):
+        decide_transition(Status.CLOSED, Status.ACKNOWLEDGED, expected=Status.RESOLVED, verb="reopen")
+
+
+@pytest.mark.parametrize("current", [Status.OPEN, Status.MITIGATED])
+def test_reopen_is_refused_where_acknowledged_is_otherwise_legal(current: Status) -> None:
+    decide_transition(current, Status.ACKNOWLEDGED)  # the table alone allows it
+    with pytest.raises(VerbNotApplicableError) as info:
+        decide_transition(current, Status.ACKNOWLEDGED, verb="reopen")
+    assert info.value.current is current
+
+
+def test_reopen_applies_out_of_resolved() -> None:
+    decide_transition(Status.RESOLVED, Status.ACKNOWLEDGED, verb="reopen")
+    decide_transition(Status.RESOLVED, Status.ACKNOWLEDGED, expected=Status.RESOLVED, verb="REOPEN")
+
+
+@given(
+    current=st.sampled_from(list(SPEC_TABLE)),
+    target=st.sampled_from(list(SPEC_TABLE)),
+    expected=st.none() | st.sampled_from(list(SPEC_TABLE)),
+    verb=st.none() | st.sampled_from([*SPEC_VERBS, *(v.upper() for v in SPEC_VERBS)]),
+)
+def test_decision_matches_the_spec_for_every_combination(
+    current: str, target: str, expected: str | None, verb: str | None
+) -> None:
+    stale = expected is not None and expected != current
+    in_table = target in SPEC_TABLE[current]
+    verb_applies = verb is None or verb.lower() != "reopen" or current == "resolved"
+    expected_status = Status(expected) if expected is not None else None
+    error: type[InvalidTransitionError]
+    if stale:
+        error = StaleStatusError
+    elif not in_table:
+        error = InvalidTransitionError
+    elif not verb_applies:
+        error = VerbNotApplicableError
+    else:
+        decide_transition(Status(current), Status(target), expected=expected_status, verb=verb)
+        return
+    with pytest.raises(InvalidTransitionError) as info:
+        decide_transition(Status(current), Status(target), expected=expected_status, verb=verb)
+    assert type(info.value) is error
+    # A verb's refusal names the move the verb means (callers derive the target from the verb).
+    named = SPEC_VERBS[verb.lower()] if error is VerbNotApplicableError and verb else target
+    assert (info.value.current, info.value.target) == (Status(current), Status(named))
+    assert {s.value for s in info.value.allowed} == SPEC_TABLE[current]

@@ -19,7 +19,8 @@ from bot.render.escaping import date_token, escape_mrkdwn, escape_truncated, men
 from bot.render.help import USAGE, render_error, render_help
 from bot.render.incident_list import format_age, render_list
 from bot.render.modal import declare_errors_response, parse_declare_submission, render_declare_modal
-from bot.render.thread import render_thread_update
+from bot.render.thread import thread_text
+from domain.changes import ChangeKind, IncidentChange
 from domain.incident_lifecycle import allowed_targets, ordered_targets
 from domain.model import EventKind, Incident, ListFilter, ListPosition, Page, Severity, Status, TimelineEvent
 
@@ -423,11 +424,30 @@ def test_render_error_escapes_and_shows_usage() -> None:
     assert len(render_error("x")) == 1
 
 
+def resolved_by(actor_id: str, note: str | None, from_status: Status = Status.MITIGATED) -> IncidentChange:
+    return IncidentChange(
+        kind=ChangeKind.STATUS,
+        actor_id=actor_id,
+        version=4,
+        from_status=from_status,
+        to_status=Status.RESOLVED,
+        note=note,
+    )
+
+
 def test_thread_update() -> None:
-    assert render_thread_update("U1AB", "resolved INC-42", "fixed <!channel>") == (
+    incident = make_incident(status=Status.RESOLVED)
+    assert thread_text(resolved_by("U1AB", "fixed <!channel>"), incident) == (
         "<@U1AB> resolved INC-42: fixed &lt;!channel&gt;"
     )
-    assert render_thread_update("U1AB", "acknowledged INC-42", None) == "<@U1AB> acknowledged INC-42"
+    acknowledged = IncidentChange(
+        kind=ChangeKind.STATUS,
+        actor_id="U1AB",
+        version=4,
+        from_status=Status.OPEN,
+        to_status=Status.ACKNOWLEDGED,
+    )
+    assert thread_text(acknowledged, incident) == "<@U1AB> acknowledged INC-42"
 
 
 # --- escaping helpers -----------------------------------------------------------------------------
@@ -511,7 +531,7 @@ def test_no_user_text_becomes_markup(title: str, description: str, note: str, de
     modal = render_declare_modal(channel_id="C1", initial_title=title, errors={"title": note})
     assert View(**modal).to_dict() == modal
     texts = mrkdwn_texts([card, listing, errors, modal])
-    texts += [card_text(incident), render_thread_update(ACTOR, "resolved INC-42", note)]
+    texts += [card_text(incident), thread_text(resolved_by(ACTOR, note), incident)]
     assert texts
     for text in texts:
         assert_no_user_markup(text)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from bot.render.thread import thread_text
+from domain.changes import ChangeKind, IncidentChange
 from domain.model import Incident, Severity, Status
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -26,18 +26,18 @@ INCIDENT = Incident(
 )
 
 
-def status(frm: Status, to: Status, **extra: Any) -> dict[str, Any]:
-    return {
-        "actor_id": "U0ALICE",
-        "action": "status",
-        "from_status": frm.value,
-        "to_status": to.value,
-        **extra,
-    }
+def status(frm: Status, to: Status, *, note: str | None = None) -> IncidentChange:
+    return IncidentChange(
+        kind=ChangeKind.STATUS, actor_id="U0ALICE", version=4, from_status=frm, to_status=to, note=note
+    )
+
+
+def change(kind: ChangeKind, actor_id: str = "U0BOB", **fields: object) -> IncidentChange:
+    return IncidentChange(kind=kind, actor_id=actor_id, version=4, **fields)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
-    ("payload", "expected"),
+    ("update", "expected"),
     [
         (status(Status.OPEN, Status.ACKNOWLEDGED), "<@U0ALICE> acknowledged INC-42"),
         (status(Status.ACKNOWLEDGED, Status.MITIGATED), "<@U0ALICE> mitigated INC-42"),
@@ -49,32 +49,30 @@ def status(frm: Status, to: Status, **extra: Any) -> dict[str, Any]:
         (status(Status.RESOLVED, Status.ACKNOWLEDGED), "<@U0ALICE> reopened INC-42"),
         (status(Status.MITIGATED, Status.ACKNOWLEDGED), "<@U0ALICE> acknowledged INC-42"),
         (
-            {"actor_id": "U0BOB", "action": "severity", "from_severity": "sev3", "to_severity": "sev1"},
+            change(ChangeKind.SEVERITY, from_severity=Severity.SEV3, to_severity=Severity.SEV1),
             "<@U0BOB> changed the severity of INC-42 from sev3 to sev1",
         ),
         (
-            {"actor_id": "U0BOB", "action": "commander", "commander_id": "U0CAROL"},
+            change(ChangeKind.COMMANDER, commander_id="U0CAROL"),
             "<@U0BOB> made <@U0CAROL> commander of INC-42",
         ),
         (
-            {"actor_id": "U0BOB", "action": "note", "note": "db failover done"},
+            change(ChangeKind.NOTE, note="db failover done"),
             "<@U0BOB> added a note to INC-42: db failover done",
         ),
-        ({"actor_id": "U0BOB", "action": "something-new"}, "<@U0BOB> updated INC-42"),
-        (
-            {"actor_id": "U0BOB", "action": "status", "from_status": "bogus", "to_status": "x"},
-            "<@U0BOB> updated INC-42",
-        ),
+        (change(ChangeKind.DECLARED), "<@U0BOB> declared INC-42"),
+        # A change missing the fields of its kind is reported plainly, never as a half sentence.
+        (change(ChangeKind.STATUS, to_status=Status.RESOLVED), "<@U0BOB> updated INC-42"),
+        (change(ChangeKind.SEVERITY, to_severity=Severity.SEV1), "<@U0BOB> updated INC-42"),
+        (change(ChangeKind.COMMANDER), "<@U0BOB> updated INC-42"),
     ],
 )
-def test_each_action(payload: dict[str, Any], expected: str) -> None:
-    assert thread_text(payload, INCIDENT) == expected
+def test_each_kind(update: IncidentChange, expected: str) -> None:
+    assert thread_text(update, INCIDENT) == expected
 
 
 def test_note_markup_is_escaped() -> None:
-    text = thread_text(
-        {"actor_id": "U0BOB", "action": "note", "note": "<!channel> & <@U0EVE> <http://x|y>"}, INCIDENT
-    )
+    text = thread_text(change(ChangeKind.NOTE, note="<!channel> & <@U0EVE> <http://x|y>"), INCIDENT)
     assert text == "<@U0BOB> added a note to INC-42: &lt;!channel&gt; &amp; &lt;@U0EVE&gt; &lt;http://x|y&gt;"
     assert "<!channel>" not in text
 
@@ -85,14 +83,12 @@ def test_status_note_is_escaped_too() -> None:
 
 
 def test_ids_that_are_not_user_ids_are_shown_escaped_not_as_mentions() -> None:
-    text = thread_text(
-        {"actor_id": "<!everyone>", "action": "commander", "commander_id": "<!channel>"}, INCIDENT
-    )
+    text = thread_text(change(ChangeKind.COMMANDER, "<!everyone>", commander_id="<!channel>"), INCIDENT)
     assert text == "&lt;!everyone&gt; made &lt;!channel&gt; commander of INC-42"
 
 
-def test_a_non_string_note_is_ignored() -> None:
-    assert (
-        thread_text({"actor_id": "U0BOB", "action": "note", "note": 5}, INCIDENT)
-        == "<@U0BOB> added a note to INC-42"
+def test_an_empty_note_adds_nothing() -> None:
+    assert thread_text(change(ChangeKind.NOTE, note=""), INCIDENT) == "<@U0BOB> added a note to INC-42"
+    assert thread_text(status(Status.OPEN, Status.ACKNOWLEDGED, note=""), INCIDENT) == (
+        "<@U0ALICE> acknowledged INC-42"
     )
