@@ -4,6 +4,9 @@
 the structlog pipeline unchanged (events are still rendered to JSON) but written to /dev/null.
 `bare`: the floor, a bolt `AsyncApp` whose `/incident` listener only acks, with bolt's own request
 verification on and the same no-round-trip `authorize`, behind bolt's aiohttp adapter.
+`raw`: the third floor, the `bare` app whose listener answers `list` and `show` with ONE raw asyncpg
+query (no ORM, no SQLAlchemy) of the same rows, rendered as one line each: the least work any reply
+that reads the database can do.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import signal
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 import structlog
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -28,7 +32,14 @@ from bot.settings import Settings, load_settings
 BOT_ENV_KEYS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_API_URL", "DATABASE_URL", "LOG_FORMAT")
 
 
-def build_bare_app(settings: Settings) -> web.Application:
+RAW_LIST = (
+    "SELECT id, title, severity, status, created_at FROM incidents WHERE team_id = $1 "
+    "AND status IN ('open', 'acknowledged', 'mitigated') ORDER BY created_at DESC, id DESC LIMIT 11"
+)
+RAW_SHOW = "SELECT id, title, severity, status, created_at FROM incidents WHERE team_id = $1 AND id = $2"
+
+
+def build_bare_app(settings: Settings, *, raw_queries: bool = False) -> web.Application:
     async def authorize(
         enterprise_id: str | None, team_id: str | None, user_id: str | None
     ) -> AuthorizeResult:
@@ -44,9 +55,30 @@ def build_bare_app(settings: Settings) -> web.Application:
         raise_error_for_unhandled_request=False,
     )
 
+    pool: list[asyncpg.Pool] = []
+
     @bolt.command("/incident")
-    async def on_incident(ack: AsyncAck) -> None:
-        await ack()
+    async def on_incident(ack: AsyncAck, command: dict[str, Any]) -> None:
+        if not raw_queries:
+            await ack()
+            return
+        words = str(command.get("text", "")).split()
+        team = str(command.get("team_id", ""))
+        if words[:1] == ["show"]:
+            rows = await pool[0].fetch(RAW_SHOW, team, int(words[1]))
+        else:
+            rows = await pool[0].fetch(RAW_LIST, team)
+        lines = [f"INC-{r['id']} · {r['severity']} · {r['status']} · {r['title']}" for r in rows[:10]]
+        await ack(text="\n".join(lines) or "none")
+
+    async def open_pool(_app: web.Application) -> None:
+        if raw_queries:
+            dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+            pool.append(await asyncpg.create_pool(dsn, min_size=10, max_size=20))
+
+    async def close_pool(_app: web.Application) -> None:
+        for p in pool:
+            await p.close()
 
     async def slack_events(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
@@ -55,6 +87,8 @@ def build_bare_app(settings: Settings) -> web.Application:
         return web.json_response({"ok": True})
 
     app = web.Application()
+    app.on_startup.append(open_pool)
+    app.on_cleanup.append(close_pool)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
     return app
@@ -90,7 +124,9 @@ def serve(kind: str, port: int, env: Mapping[str, str], *, parent: int, profile:
     # Same processors and JSON rendering as production; only the sink differs, so the table stays readable.
     devnull = open(os.devnull, "w")  # noqa: SIM115 -- lives as long as the process
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(devnull))
-    app = build_application(settings) if kind == "bot" else build_bare_app(settings)
+    app = (
+        build_application(settings) if kind == "bot" else build_bare_app(settings, raw_queries=kind == "raw")
+    )
     profiler: Any = cProfile.Profile() if profile else None
     if profiler is not None:
         profiler.enable()

@@ -1,7 +1,23 @@
-"""Run the aiohttp application until SIGTERM/SIGINT; in-flight requests finish, then cleanup runs."""
+"""Run the aiohttp application until SIGTERM/SIGINT; in-flight requests finish, then cleanup runs.
+
+With `workers > 1` (SPEC §9: `serve --workers N` / `WEB_CONCURRENCY`) the process becomes a small
+supervisor of N worker processes that all listen on one port with `SO_REUSEPORT` (the kernel spreads
+connections across them). Each worker is the whole app — its own engine and its own outbox relay —
+so workers share delivery exactly as replicas on several hosts do. The supervisor forwards SIGTERM
+and SIGINT, restarts a worker that dies on its own (with backoff), and exits 0 once every worker
+stopped cleanly.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+import structlog
 from aiohttp import web
 
 from bot.bootstrap import build_application
@@ -9,10 +25,24 @@ from bot.logging_setup import configure_logging
 from bot.settings import Settings
 
 SHUTDOWN_GRACE_S = 15.0
+# Slack retries a request it got no answer to within 3 s: a worker that crash-loops must not hog a core.
+RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+# A worker that ran this long before dying is restarted from the start of the backoff again.
+HEALTHY_RUN_S = 60.0
+
+log = structlog.get_logger(__name__)
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, *, workers: int = 1) -> int:
+    """Serve until told to stop; the exit code for the CLI (0 when every worker stopped cleanly)."""
     configure_logging(settings.log_format)
+    if workers <= 1:
+        _run_app(settings, reuse_port=False)
+        return 0
+    return _supervise(settings, workers)
+
+
+def _run_app(settings: Settings, *, reuse_port: bool) -> None:
     app = build_application(settings)
     # run_app turns SIGTERM/SIGINT into a graceful exit: stop accepting, let requests finish
     # (up to the grace period), then on_cleanup stops the relay and disposes the engine.
@@ -24,4 +54,98 @@ def serve(settings: Settings) -> None:
         print=None,
         access_log=None,
         handle_signals=True,
+        reuse_port=reuse_port,
     )
+
+
+def _worker_main(settings: Settings, index: int) -> None:
+    """One worker process (started with `spawn`: nothing of the parent's event loop or pools leaks in)."""
+    # Its own process group: a terminal's Ctrl-C reaches the supervisor, which stops workers in order.
+    os.setpgrp()
+    configure_logging(settings.log_format)
+    structlog.contextvars.bind_contextvars(worker=index)
+    _run_app(settings, reuse_port=True)
+
+
+class _Workers:
+    def __init__(self, settings: Settings, count: int) -> None:
+        self._settings = settings
+        self._context = multiprocessing.get_context("spawn")
+        self._procs: dict[int, BaseProcess] = {}
+        self._started: dict[int, float] = {}
+        self._failures: dict[int, int] = dict.fromkeys(range(count), 0)
+        self.stopping = False
+        self.failed = False
+
+    def start(self, index: int) -> None:
+        proc = self._context.Process(
+            target=_worker_main, args=(self._settings, index), name=f"incident-tracker-worker-{index}"
+        )
+        proc.start()
+        self._procs[index] = proc
+        self._started[index] = time.monotonic()
+        log.info("serve.worker_started", worker=index, pid=proc.pid)
+
+    def signal_all(self, signum: int) -> None:
+        for proc in self._procs.values():
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signum)
+
+    def reap(self) -> None:
+        """Restart workers that died while we were not stopping (backoff grows with repeated deaths)."""
+        for index, proc in list(self._procs.items()):
+            if proc.is_alive() or self.stopping:
+                continue
+            ran = time.monotonic() - self._started[index]
+            self._failures[index] = 0 if ran >= HEALTHY_RUN_S else self._failures[index] + 1
+            if self._failures[index] > len(RESTART_BACKOFF_S):
+                log.error("serve.worker_crash_loop", worker=index, exitcode=proc.exitcode, note="giving up")
+                self.stopping = True
+                self.signal_all(signal.SIGTERM)
+                self.failed = True
+                return
+            delay = RESTART_BACKOFF_S[min(self._failures[index], len(RESTART_BACKOFF_S) - 1)]
+            log.error(
+                "serve.worker_died", worker=index, pid=proc.pid, exitcode=proc.exitcode, restart_in_s=delay
+            )
+            time.sleep(delay)
+            if not self.stopping:
+                self.start(index)
+
+    def join(self) -> int:
+        deadline = time.monotonic() + SHUTDOWN_GRACE_S + 10.0
+        code = 0
+        for index, proc in self._procs.items():
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                log.error(
+                    "serve.worker_kill", worker=index, pid=proc.pid, note="did not stop within the grace"
+                )
+                proc.kill()
+                proc.join()
+            if proc.exitcode != 0:
+                code = 1
+        return 1 if self.failed else code
+
+
+def _supervise(settings: Settings, count: int) -> int:
+    workers = _Workers(settings, count)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        workers.stopping = True
+        workers.signal_all(signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for index in range(count):
+            workers.start(index)
+        log.info("serve.started", workers=count, host=settings.host, port=settings.port)
+        while not workers.stopping:
+            time.sleep(0.2)
+            workers.reap()
+        code = workers.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("serve.stopped", workers=count, exit_code=code)
+    return code
