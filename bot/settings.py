@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -12,14 +11,31 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.slack.cursors import derive_cursor_secret
+from bot.slack_ids import STORED_ID_MAX, fits_storage, is_channel_id, is_user_id
 from domain.authorization import may_change
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/incidents.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,20}$")
-_CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
 
 LogFormat = Literal["json", "console"]
+
+
+def redact_url(url: str) -> str:
+    """`url` fit for a log line, an error message or a repr: its password is shown as `***`.
+
+    Textual, so it holds for URLs no parser accepts too: everything between `user:` and the last `@`
+    before the query is the password (an unencoded `@` or `/` inside it included).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        rest = url
+    main, qmark, query = rest.partition("?")
+    if "@" not in main:
+        return url
+    userinfo, host = main.rsplit("@", 1)
+    user, colon, _password = userinfo.partition(":")
+    masked = f"{user}:***" if colon else user
+    return f"{scheme}{sep}{masked}@{host}{qmark}{query}" if sep else f"{masked}@{host}{qmark}{query}"
 
 
 class SettingsError(ValueError):
@@ -43,7 +59,8 @@ class Settings:
 
     def __repr__(self) -> str:  # never print secrets
         return (
-            f"Settings(database_url={self.database_url!r}, slack_api_url={self.slack_api_url!r}, "
+            f"Settings(database_url={redact_url(self.database_url)!r}, "
+            f"slack_api_url={redact_url(self.slack_api_url)!r}, "
             f"host={self.host!r}, port={self.port}, incident_channel={self.incident_channel!r})"
         )
 
@@ -71,7 +88,7 @@ def _slack_api_url(env: Mapping[str, str]) -> str:
     raw = env.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL
     parts = urlsplit(raw)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise SettingsError(f"SLACK_API_URL must be an http(s) URL, got {raw!r}")
+        raise SettingsError(f"SLACK_API_URL must be an http(s) URL, got {redact_url(raw)!r}")
     return raw if raw.endswith("/") else raw + "/"
 
 
@@ -81,7 +98,7 @@ def _database_url(env: Mapping[str, str]) -> str:
         backend = make_url(raw).get_backend_name()
         driver = make_url(raw).get_driver_name()
     except ArgumentError:
-        raise SettingsError(f"DATABASE_URL is not a database URL: {raw.split('@')[-1]!r}") from None
+        raise SettingsError(f"DATABASE_URL is not a database URL: {redact_url(raw)!r}") from None
     if (backend, driver) not in {("sqlite", "aiosqlite"), ("postgresql", "asyncpg")}:
         raise SettingsError("DATABASE_URL must use sqlite+aiosqlite:// or postgresql+asyncpg://")
     return raw
@@ -92,9 +109,14 @@ def _responders(env: Mapping[str, str]) -> frozenset[str] | None:
     if not raw:
         return None
     ids = frozenset(part.strip() for part in raw.split(",") if part.strip())
-    bad = sorted(i for i in ids if not _USER_ID_RE.match(i))
+    bad = sorted(i for i in ids if not is_user_id(i))
     if bad:
         raise SettingsError(f"INCIDENT_RESPONDERS holds values that are not Slack user ids: {bad[:3]}")
+    too_long = sorted(i for i in ids if not fits_storage(i))
+    if too_long:
+        raise SettingsError(
+            f"INCIDENT_RESPONDERS holds user ids longer than {STORED_ID_MAX} characters: {too_long[:3]}"
+        )
     return ids
 
 
@@ -113,8 +135,12 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
     signing_secret = _required(env, "SLACK_SIGNING_SECRET")
     bot_token = _required(env, "SLACK_BOT_TOKEN")
     channel = env.get("INCIDENT_CHANNEL", "").strip() or None
-    if channel is not None and not _CHANNEL_ID_RE.match(channel):
+    if channel is not None and not is_channel_id(channel):
         raise SettingsError(f"INCIDENT_CHANNEL must be a channel id like C0123ABCD, got {channel!r}")
+    if channel is not None and not fits_storage(channel):
+        raise SettingsError(
+            f"INCIDENT_CHANNEL is {len(channel)} characters; channel ids are stored in {STORED_ID_MAX}"
+        )
     log_format = env.get("LOG_FORMAT", "").strip() or ("console" if dev else "json")
     if log_format not in ("json", "console"):
         raise SettingsError(f"LOG_FORMAT must be json or console, got {log_format!r}")

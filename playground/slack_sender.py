@@ -7,7 +7,6 @@ Slack signs them, with response_urls and trigger_ids that the stand-in serves.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,16 +14,15 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from bot.slack_ids import MENTION_RE
 from playground.signing import sign_slack_request
 from playground.slack_api import SlackStandIn
-
-_MENTION_RE = re.compile(r"<@[UW][A-Z0-9]{2,20}(?:\|[^<>]*)?>")
 
 
 def slack_escape(text: str) -> str:
     """Escape `&`, `<`, `>` as Slack does in slash-command text; user mentions stay `<@U…|name>`."""
     out, last = [], 0
-    for match in _MENTION_RE.finditer(text):
+    for match in MENTION_RE.finditer(text):
         out.append(_escape(text[last : match.start()]))
         out.append(match.group(0))
         last = match.end()

@@ -9,12 +9,12 @@ import asyncio
 import contextlib
 import copy
 import fnmatch
-import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from bot.slack_ids import is_user_id
 from playground.slack_model import (
     JSON,
     Change,
@@ -28,8 +28,6 @@ from playground.slack_model import (
 )
 
 Listener = Callable[[Change], None]
-
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 @dataclass
@@ -136,7 +134,7 @@ class SlackWorkspace:
         """A registered user, or a made-up one for any id shaped like a Slack user id."""
         if user_id in self._users:
             return self._users[user_id]
-        if not _USER_ID.match(user_id):
+        if not is_user_id(user_id):
             raise SlackError("user_not_found")
         return User(user_id, self.team_id, user_id.lower(), f"User {user_id}")
 

@@ -6,15 +6,15 @@ label) and `&` as the start of an entity, so user text escapes exactly those thr
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
+
+from bot.slack_ids import is_user_id
 
 ELLIPSIS = "…"
 DEFAULT_DATE_FALLBACK = "%Y-%m-%d %H:%M UTC"
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_USER_ID_RE = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -59,12 +59,8 @@ def mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text}
 
 
-def is_user_id(user_id: str) -> bool:
-    return _USER_ID_RE.fullmatch(user_id) is not None
-
-
 def mention(user_id: str) -> str:
-    """`<@U123>` for a well-formed Slack user id; anything else is shown as escaped text."""
+    """`<@U123>` for a well-formed Slack user id of any length; anything else is shown as escaped text."""
     if is_user_id(user_id):
         return f"<@{user_id}>"
     return escape_mrkdwn(user_id)

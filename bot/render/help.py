@@ -23,6 +23,9 @@ USAGE: MappingProxyType[str, str] = MappingProxyType(
     }
 )
 
+# The answer to an unknown subcommand (SPEC §4): every subcommand's right form, one per line.
+ALL_USAGES = "\n".join(USAGE.values())
+
 _HELP_LINES: tuple[tuple[str, str], ...] = (
     (USAGE["help"], "this help"),
     (USAGE["new"], "declare an incident (default sev3; alias `declare`)"),
@@ -47,10 +50,15 @@ def render_help() -> list[dict[str, Any]]:
 
 
 def render_error(message: str, usage: str | None = None) -> list[dict[str, Any]]:
-    """An ephemeral refusal: what was wrong (escaped), and the right form when there is one."""
+    """An ephemeral refusal: what was wrong (escaped), and the right form(s), one per line, when known."""
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": mrkdwn(f":warning: {escape_truncated(message, SECTION_TEXT_MAX - 20)}")}
     ]
-    if usage:
-        blocks.append({"type": "context", "elements": [mrkdwn(f"Usage: `{escape_truncated(usage, 2000)}`")]})
+    lines = [line for line in (usage or "").splitlines() if line.strip()]
+    if len(lines) == 1:
+        text = f"Usage: `{escape_truncated(lines[0], 2000)}`"
+    else:  # several forms (an unknown subcommand gets them all): one per line
+        text = "Usage:\n" + "\n".join(f"`{escape_truncated(line, 200)}`" for line in lines[:12])
+    if lines:
+        blocks.append({"type": "context", "elements": [mrkdwn(text)]})
     return blocks

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from bot.render.help import USAGE
+from bot.render.help import ALL_USAGES, USAGE
+from bot.slack_ids import STORED_ID_MAX, fits_storage, mentioned_user
 from domain import IncidentValidationError, ListFilter, Severity, Status
 from domain.incident_lifecycle import VERB_TARGETS
 from domain.validation import (
@@ -16,8 +16,6 @@ from domain.validation import (
     validate_note,
     validate_title,
 )
-
-_MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
 
 
 def slack_unescape(text: str) -> str:
@@ -143,10 +141,15 @@ def parse_command(text: str) -> Command:
     if verb == "assign":
         args = _split(rest, 2)
         incident_id = _incident_id(args[0] if args else None, "assign")
-        match = _MENTION_RE.match(args[1]) if len(args) == 2 else None
-        if match is None:
+        commander = mentioned_user(args[1]) if len(args) == 2 else None
+        if commander is None:
             raise CommandUsageError("Name the commander as a mention, like @jane.", USAGE["assign"])
-        return Assign(incident_id, match.group(1))
+        if not fits_storage(commander):
+            raise CommandUsageError(
+                f"That user id is {len(commander)} characters; this app stores ids of up to {STORED_ID_MAX}.",
+                USAGE["assign"],
+            )
+        return Assign(incident_id, commander)
     if verb == "note":
         args = _split(rest, 1)
         incident_id = _incident_id(args[0] if args else None, "note")
@@ -155,7 +158,8 @@ def parse_command(text: str) -> Command:
         except IncidentValidationError as exc:
             raise _with_usage("note", exc) from None
     shown = words[0][:30]
-    raise CommandUsageError(f"`{shown}` is not a subcommand. Try `/incident help`.", None)
+    # SPEC §4: the list of subcommands itself, not only a pointer to help.
+    raise CommandUsageError(f"`{shown}` is not a subcommand. Try `/incident help`.", ALL_USAGES)
 
 
 def _parse_declare(rest: str) -> Declare | OpenDeclareModal:

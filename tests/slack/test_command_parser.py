@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.render.help import USAGE
+from bot.render.help import ALL_USAGES, USAGE
 from bot.slack.command_parser import (
     AddNote,
     Assign,
@@ -61,6 +61,11 @@ from domain import ListFilter, Severity, Status
         ("assign 7 <@U0BOB>", Assign(7, "U0BOB")),
         ("assign 7 <@U0BOB|bob>", Assign(7, "U0BOB")),
         ("assign inc-7 <@W0ENTERPRISE>", Assign(7, "W0ENTERPRISE")),
+        # SPEC §4: Slack ids of any length, as Slack sends them.
+        ("assign 7 <@U1>", Assign(7, "U1")),
+        ("assign 7 <@W2|w>", Assign(7, "W2")),
+        ("assign 7 <@U0123456789ABCDEFGHIJ>", Assign(7, "U0123456789ABCDEFGHIJ")),
+        ("assign 7 <@U" + "A" * 31 + "|long>", Assign(7, "U" + "A" * 31)),
         ("note 7 checked the logs", AddNote(7, "checked the logs")),
         ("note 7 a &lt;b&gt; c", AddNote(7, "a <b> c")),
     ],
@@ -98,6 +103,10 @@ def test_parses(text: str, expected: Command) -> None:
         ("assign 1 <@bob>", "Name the commander as a mention", "assign"),
         ("assign 1 <!channel>", "Name the commander as a mention", "assign"),
         ("assign 1 <@U0BOB> extra", "Name the commander as a mention", "assign"),
+        ("assign 1 <@U>", "Name the commander as a mention", "assign"),
+        ("assign 1 <@u1>", "Name the commander as a mention", "assign"),
+        ("assign 1 <@C1>", "Name the commander as a mention", "assign"),
+        ("assign 1 <@U" + "A" * 32 + ">", "That user id is 33 characters", "assign"),
         ("note", "The id is missing", "note"),
         ("note 1", "The note is empty", "note"),
         ("note 1  \t ", "The note is empty", "note"),
@@ -115,7 +124,9 @@ def test_unknown_subcommand(text: str, shown: str) -> None:
     with pytest.raises(CommandUsageError) as caught:
         parse_command(text)
     assert str(caught.value) == f"`{shown}` is not a subcommand. Try `/incident help`."
-    assert caught.value.usage is None
+    # SPEC §4: the reply lists the subcommands themselves, every one, each written once (in USAGE).
+    assert caught.value.usage == ALL_USAGES
+    assert caught.value.usage.splitlines() == list(USAGE.values())
 
 
 @given(st.text(max_size=200))
