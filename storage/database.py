@@ -21,10 +21,13 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-# Enough connections that a burst of concurrent requests reuses the pool instead of opening and
-# closing overflow connections (each new PostgreSQL connection costs milliseconds).
-POOL_SIZE = 10
-POOL_MAX_OVERFLOW = 10
+# A fixed pool: a burst of concurrent requests queues for a connection instead of opening overflow
+# connections that are closed again when returned (each new PostgreSQL connection costs milliseconds,
+# and a steady load should open none). Twenty is more than two cores can keep busy; a request that
+# cannot get one within POOL_TIMEOUT_S is told the database is not answering.
+POOL_SIZE = 20
+POOL_MAX_OVERFLOW = 0
+POOL_TIMEOUT_S = 5.0
 
 
 def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
@@ -36,6 +39,7 @@ def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncE
     parsed = make_url(url)
     kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", POOL_MAX_OVERFLOW)
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT_S)
     if parsed.get_backend_name() == "sqlite":
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)

@@ -11,6 +11,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from bot.render.modal import declare_errors_response
 from bot.runtime import ListenerDeps
@@ -27,7 +28,7 @@ DB_DOWN = "The incident database is not answering right now; nothing was changed
 def _message_for(error: Exception) -> tuple[str, str | None]:
     if isinstance(error, DomainError):
         return str(error), getattr(error, "usage", None) if isinstance(error, CommandUsageError) else None
-    if isinstance(error, DBAPIError | OSError | TimeoutError):
+    if isinstance(error, DBAPIError | PoolTimeoutError | OSError | TimeoutError):
         return DB_DOWN, None
     return OUR_FAULT, None
 
