@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import traceback
 from collections.abc import AsyncIterator
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
 from aiohttp import web
+from structlog.testing import capture_logs
 
+import bot.bootstrap as bot_bootstrap
+import storage.database
 from bot.bootstrap import build_application
 from bot.settings import load_settings
+from bot.slack import commands, errors, log_context
+from bot.slack.errors import OUR_FAULT
 from playground.signing import sign_slack_request
 from tests.support.bot import ALICE, GENERAL, SIGNING_SECRET, TEAM, BotHarness
 from tests.support.payloads import captured_logs
@@ -177,3 +185,92 @@ async def test_signed_payloads_of_the_wrong_shape_never_5xx(bot: BotHarness) -> 
         for doc in mangled(template):
             status, text = await post_signed(bot, payload(doc))
             assert status < 500, (doc, status, text)
+
+
+# ---- our bugs are not 400s (issue 8) -----------------------------------------------------------
+
+
+def _command_body(text: str) -> bytes:
+    return urlencode(
+        {
+            "command": "/incident",
+            "text": text,
+            "team_id": TEAM,
+            "user_id": ALICE,
+            "channel_id": GENERAL,
+            "trigger_id": "1.2.3",
+        }
+    ).encode()
+
+
+def _generic_answer(status: int, text: str) -> None:
+    assert status == 200, text
+    assert OUR_FAULT in json.loads(text)["text"]
+
+
+def _failures(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    found = [e for e in logs if e["event"] == name and e["log_level"] == "error"]
+    assert found, logs
+    for entry in found:
+        assert isinstance(entry.get("exc_info"), KeyError | AttributeError), entry
+    return found
+
+
+def _boom_key(*_args: object, **_kwargs: object) -> NoReturn:
+    raise KeyError("our bug")
+
+
+async def test_a_bug_in_our_listener_is_logged_and_answered_not_a_400(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(commands, "parse_command", _boom_key)
+    with capture_logs() as logs:
+        status, text = await post_signed(bot, _command_body("list"))
+    _generic_answer(status, text)
+    _failures(logs, "request.failed")
+    assert not [e for e in logs if e["event"] == "slack.request.malformed"]
+
+
+async def test_a_bug_in_our_middleware_is_logged_and_answered_not_a_400(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_context, "structlog", SimpleNamespace())  # .contextvars: AttributeError
+    with capture_logs() as logs:
+        status, text = await post_signed(bot, _command_body("help"))
+    _generic_answer(status, text)
+    _failures(logs, "request.failed")
+    assert not [e for e in logs if e["event"] == "slack.request.malformed"]
+
+
+async def test_a_bug_that_escapes_bolt_is_logged_with_its_traceback_not_a_400(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our error handler itself fails: the exception leaves bolt; http_routes tells it from a bad payload."""
+    monkeypatch.setattr(commands, "parse_command", _boom_key)
+    monkeypatch.setattr(errors, "_message_for", _boom_key)
+    with capture_logs() as logs:
+        status, text = await post_signed(bot, _command_body("list"))
+    _generic_answer(status, text)
+    [failure] = _failures(logs, "slack.request.failed")
+    frames = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(failure["exc_info"].__traceback__)]
+    assert any(name.endswith(os.path.join("bot", "slack", "errors.py")) for name in frames), frames
+    assert not [e for e in logs if e["event"] == "slack.request.malformed"]
+    # …while a payload bolt chokes on is still the sender's fault: a 400, a warning, no traceback.
+    with capture_logs() as logs:
+        status, _ = await post_signed(bot, payload({"type": "block_actions", "actions": None}))
+    assert 400 <= status < 500
+    assert not [e for e in logs if e["log_level"] in ("error", "critical")]
+
+
+async def test_readyz_does_not_read_the_migration_scripts_per_call(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_scripts() -> NoReturn:
+        raise AssertionError("/readyz parsed the migration scripts")
+
+    monkeypatch.setattr(storage.database, "alembic_head", no_scripts)
+    monkeypatch.setattr(bot_bootstrap, "alembic_head", no_scripts)
+    for _ in range(3):
+        async with bot.session.get(f"{bot.url}/readyz") as resp:
+            assert resp.status == 200, await resp.text()
+            assert (await resp.json())["head"] == bot.runtime.schema_head is not None
