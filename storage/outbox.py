@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import Severity, Status
 from domain.changes import ChangeKind, IncidentChange
+from storage.db_clock import db_now
 from storage.models import OutboxRow
 
 
@@ -115,7 +116,11 @@ def enqueue(
     change: IncidentChange,
     now: datetime,
 ) -> OutboxRow:
-    """Add a pending notification to the caller's transaction; it commits with the change or not at all."""
+    """Add a pending notification to the caller's transaction; it commits with the change or not at all.
+
+    It is due at once on the database's clock (leases and due times never use a replica's clock, which
+    may be minutes off); `created_at` is the change's own time.
+    """
     row = OutboxRow(
         team_id=team_id,
         incident_id=incident_id,
@@ -123,7 +128,7 @@ def enqueue(
         payload=encode_change(change),
         state=OutboxState.PENDING.value,
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=db_now(),
         created_at=now,
     )
     session.add(row)

@@ -4,6 +4,10 @@ A row is claimable when it is pending, due, not under a live lease, and the olde
 incident (so notifications go out in commit order); a card change also waits for the card's `ts`.
 On PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`, so replicas never claim the same row; on
 SQLite, `BEGIN IMMEDIATE` serializes claims.
+
+Leases and due times (`claimed_until`, `next_attempt_at`) are set and compared on the database's
+clock (`storage.db_clock.db_now`), never a replica's: two hosts whose clocks differ by minutes still
+agree on when a lease runs out. The app clock only stamps `sent_at`, a record nobody compares.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, exists, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from domain import Incident
+from domain.clock import utcnow
+from storage.db_clock import db_now
 from storage.mapping import incident_from_row
 from storage.models import IncidentRow, OutboxRow
 from storage.outbox import Notification, NotificationKind, OutboxState, notification_from_row
@@ -42,13 +48,13 @@ CardLocation = tuple[str, str]  # (channel, ts) of a posted card
 
 class OutboxStore:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], *, clock: Callable[[], datetime]
+        self, session_factory: async_sessionmaker[AsyncSession], *, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self._session_factory = session_factory
         self._clock = clock
 
     async def claim(self, worker_id: str, *, lease: timedelta, limit: int) -> list[ClaimedNotification]:
-        now = self._clock()
+        now = db_now()
         earlier = aliased(OutboxRow)
         query = (
             select(OutboxRow, IncidentRow)
@@ -78,7 +84,7 @@ class OutboxStore:
             await session.execute(
                 update(OutboxRow)
                 .where(OutboxRow.id.in_(ids))
-                .values(claimed_by=worker_id, claimed_until=now + lease)
+                .values(claimed_by=worker_id, claimed_until=db_now(lease))
                 .execution_options(synchronize_session=False)
             )
             return [ClaimedNotification(notification_from_row(r), incident_from_row(i)) for r, i in rows]
@@ -148,7 +154,7 @@ class OutboxStore:
                     OutboxRow.claimed_by == worker_id,
                     OutboxRow.state == OutboxState.PENDING.value,
                 )
-                .values(claimed_until=self._clock() + lease)
+                .values(claimed_until=db_now(lease))
                 .returning(OutboxRow.id)
                 .execution_options(synchronize_session=False)
             )
@@ -169,7 +175,7 @@ class OutboxStore:
             worker_id,
             state=OutboxState.PENDING,
             error=error,
-            next_attempt_at=self._clock() + delay,
+            next_attempt_at=db_now(delay),
             count_attempt=count_attempt,
         )
 
@@ -184,7 +190,7 @@ class OutboxStore:
         *,
         state: OutboxState,
         error: str,
-        next_attempt_at: datetime | None,
+        next_attempt_at: db_now | None,
         count_attempt: bool = True,
     ) -> None:
         values: dict[str, object] = {
@@ -205,22 +211,24 @@ class OutboxStore:
                 .execution_options(synchronize_session=False)
             )
 
-    async def next_due(self) -> datetime | None:
-        """When the next pending row becomes due (the relay sleeps until then at most).
+    async def next_due_in(self) -> float | None:
+        """Seconds until the next pending row becomes due, on the database's clock (the relay sleeps
+        that long at most); None when nothing is scheduled in the future.
 
         Only future times count: a row already due but not claimed waits on something else (an
         earlier row of its incident, the card, another relay's lease); a lane finishing wakes the
         relay, the poll finds the rest. Counting them would make an idle relay spin on the database.
         """
+        now = db_now()
         async with self._session_factory() as session:
-            return await session.scalar(
-                select(OutboxRow.next_attempt_at)
-                .where(
-                    OutboxRow.state == OutboxState.PENDING.value, OutboxRow.next_attempt_at > self._clock()
+            due, at = (
+                await session.execute(
+                    select(func.min(OutboxRow.next_attempt_at), now).where(
+                        OutboxRow.state == OutboxState.PENDING.value, OutboxRow.next_attempt_at > now
+                    )
                 )
-                .order_by(OutboxRow.next_attempt_at)
-                .limit(1)
-            )
+            ).one()
+        return None if due is None else max(0.0, (due - at).total_seconds())
 
     # ---- operator tools -----------------------------------------------------------------------
 
@@ -239,7 +247,7 @@ class OutboxStore:
                 .where(OutboxRow.id == outbox_id, OutboxRow.state == OutboxState.FAILED.value)
                 .values(
                     state=OutboxState.PENDING.value,
-                    next_attempt_at=self._clock(),
+                    next_attempt_at=db_now(),
                     attempts=0,
                     claimed_by=None,
                     claimed_until=None,

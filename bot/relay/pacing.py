@@ -47,3 +47,24 @@ class ChannelPacer:
 
     def pause(self, channel: str, seconds: float) -> None:
         self._paused_until[channel] = max(self._paused_until.get(channel, 0.0), self._clock() + seconds)
+
+    def prune(self) -> int:
+        """Forget channels whose bucket is full again and that are not paused: a new channel starts
+        exactly so, and memory stays bounded by the channels in use, not every channel ever used."""
+        now = self._clock()
+        idle = [
+            channel
+            for channel in self._tokens.keys() | self._paused_until.keys()
+            if self._paused_until.get(channel, 0.0) <= now
+            and self._tokens.get(channel, self._burst) + (now - self._updated.get(channel, now)) * self._rate
+            >= self._burst
+        ]
+        for channel in idle:
+            self._tokens.pop(channel, None)
+            self._updated.pop(channel, None)
+            self._paused_until.pop(channel, None)
+        return len(idle)
+
+    def channels(self) -> int:
+        """How many channels this pacer keeps state for."""
+        return len(self._tokens.keys() | self._paused_until.keys())

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+
+from bot.relay.supervisor import Restarts
 
 # Slack errors no retry will fix: the row is kept as failed for an operator.
 PERMANENT_ERRORS = frozenset(
@@ -41,6 +43,12 @@ class RelayConfig:
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 60.0
     max_attempts: int = 12  # for errors that are neither transient (5xx, timeouts) nor known-permanent
+    lane_idle_s: float = (
+        60.0  # a channel's lane (and its pacing state) goes after this long with nothing to send
+    )
+    restarts: Restarts = field(
+        default_factory=Restarts
+    )  # a crashed task (claims, lane, recorder) restarts so
 
 
 def backoff_delay(attempts: int, config: RelayConfig, rng: random.Random) -> float:

@@ -72,7 +72,9 @@ async def delays(attempts: int, *, seeds: range, config: RelayConfig = DEFAULT) 
     out = []
     for seed in seeds:
         store = RecordingStore()
-        await relay(store, seed, config)._retry_later(claimed(attempts), "http_503", structlog.get_logger())
+        await relay(store, seed, config).courier.retry_later(
+            claimed(attempts), "http_503", structlog.get_logger()
+        )
         [call] = store.rescheduled
         assert call["error"] == "http_503"
         assert call.get("count_attempt", True) is True
