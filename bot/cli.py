@@ -1,4 +1,8 @@
-"""`incident-tracker`: serve the bot, run the playground, migrate the database, and the outbox tools."""
+"""`incident-tracker`: serve the bot, run the playground, migrate the database, and the outbox tools.
+
+Each command imports what it needs when it runs: `--version` and `--help` answer without loading
+SQLAlchemy, Alembic or bolt (seconds on a busy machine).
+"""
 
 from __future__ import annotations
 
@@ -8,29 +12,48 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
-from alembic import command
 
-from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
-from domain.clock import utcnow
-from storage.database import alembic_config, create_engine, create_session_factory
-from storage.outbox import OutboxState
-from storage.outbox_store import OutboxStore
+def package_version() -> str:
+    """The installed distribution's version (`uv sync` installs the checkout too, editable)."""
+    try:
+        return version("incident-tracker")
+    except PackageNotFoundError:  # imported from a bare source tree on PYTHONPATH
+        return "0+unknown"
+
+
+def _database_failure(url: str, what: str, exc: BaseException) -> int:
+    """One line naming the database (password hidden) and the first line of the driver's reason."""
+    from bot.settings import redact_url
+
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    print(f"incident-tracker: could not {what} {redact_url(url)}: {reason}", file=sys.stderr)
+    return 1
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
+    from alembic import command
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.database import alembic_config
+
     # Alembic reports each step it runs ("Running upgrade 0001 -> 0002") through the logging module.
     logging.basicConfig(
         stream=sys.stderr, level=logging.WARNING, format="%(levelname)s [%(name)s] %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.INFO)
-    cfg = alembic_config(_database_url(args))
-    command.upgrade(cfg, args.revision)
+    url = _database_url(args)
+    try:
+        command.upgrade(alembic_config(url), args.revision)
+    except (SQLAlchemyError, OSError) as exc:
+        return _database_failure(url, "migrate", exc)
     return 0
 
 
 def _cmd_serve(_args: argparse.Namespace) -> int:
     from bot.server import serve
+    from bot.settings import SettingsError, load_settings
 
     try:
         settings = load_settings(os.environ)
@@ -42,6 +65,8 @@ def _cmd_serve(_args: argparse.Namespace) -> int:
 
 
 def _cmd_dev(_args: argparse.Namespace) -> int:
+    # The one place bot/ reaches into playground/: lazily, at the edge.
+    from bot.settings import SettingsError
     from playground.dev import DevError, run_dev
 
     try:
@@ -56,14 +81,26 @@ def _cmd_dev(_args: argparse.Namespace) -> int:
 
 
 def _database_url(args: argparse.Namespace) -> str:
+    from bot.settings import DEFAULT_DATABASE_URL
+
     return str(args.database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
 
 
 def _cmd_outbox(args: argparse.Namespace) -> int:
-    return asyncio.run(_outbox(args))
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return asyncio.run(_outbox(args))
+    except (SQLAlchemyError, OSError) as exc:
+        return _database_failure(_database_url(args), "read the outbox of", exc)
 
 
 async def _outbox(args: argparse.Namespace) -> int:
+    from domain.clock import utcnow
+    from storage.database import create_engine, create_session_factory
+    from storage.outbox import OutboxState
+    from storage.outbox_store import OutboxStore
+
     engine = create_engine(_database_url(args))
     try:
         store = OutboxStore(create_session_factory(engine), clock=utcnow)
@@ -92,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run incidents from Slack: /incident commands, status buttons, lists, notifications.",
         epilog="Configuration comes from environment variables; see README.md.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the bot for a real Slack workspace (HTTP mode, /slack/events)")
