@@ -201,9 +201,10 @@ class FakeIncidentStore:
         if row is None or row.team_id != current.team_id or row.status is not current.status:
             return None  # the guarded UPDATE matched no row
         now = self._db.now()
+        moved = replace(row, status=target, version=row.version + 1, updated_at=now)
         stamp = _STAMPS.get(target)
-        stamps = {stamp: getattr(row, stamp) or now} if stamp else {}
-        moved = replace(row, status=target, version=row.version + 1, updated_at=now, **stamps)
+        if stamp is not None and getattr(row, stamp) is None:  # the first move into a status stamps it
+            moved = replace(moved, **{stamp: now})  # type: ignore[arg-type]
         self._accept(
             moved,
             IncidentChange(
@@ -270,11 +271,20 @@ class FakeIncidentStore:
 
     # ---- internals -----------------------------------------------------------------------------
 
-    def _bump(self, current: Incident, **values: object) -> Incident:
+    def _bump(
+        self, current: Incident, *, severity: Severity | None = None, commander_id: str | None = None
+    ) -> Incident:
+        """A non-status change: applied to the latest row (as the unguarded UPDATE is), version bumped."""
         row = self._visible(current.id)
         if row is None or row.team_id != current.team_id:
             raise IncidentNotFoundError(current.id)
-        changed = replace(row, version=row.version + 1, updated_at=self._db.now(), **values)  # type: ignore[arg-type]
+        changed = replace(
+            row,
+            severity=severity or row.severity,
+            commander_id=commander_id or row.commander_id,
+            version=row.version + 1,
+            updated_at=self._db.now(),
+        )
         self._staged.incidents[changed.id] = changed
         return changed
 
