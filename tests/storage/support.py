@@ -1,4 +1,8 @@
-"""Helpers shared by the storage tests: raw row counts and a few one-line operations."""
+"""Helpers shared by the storage tests: raw row counts and a few one-line operations.
+
+Rules (validation, the lifecycle, responders, refusals) are exercised through `IncidentService` on the
+real SQLAlchemy unit of work; the repository's own behaviour through the repository.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from typing import Any, TypeVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain import DEFAULT_SEVERITY, Incident, Severity
+from bot.service.incidents import IncidentService
+from domain import DEFAULT_SEVERITY, Incident, Severity, Status
 from storage.repository import IncidentRepository
 from storage.unit_of_work import UnitOfWorkFactory
 
@@ -70,3 +75,15 @@ async def in_uow(uow_factory: UnitOfWorkFactory, op: Callable[[IncidentRepositor
         result = await op(uow.incidents)
         await uow.commit()
     return result
+
+
+async def move(
+    uow_factory: UnitOfWorkFactory, incident: Incident, *path: Status, actor_id: str = "U0"
+) -> Incident:
+    """Take `incident` along `path` through the service, one committed move at a time."""
+    service = IncidentService(uow_factory)
+    for step in path:
+        incident = await service.transition(
+            team_id=incident.team_id, incident_id=incident.id, target=step, actor_id=actor_id
+        )
+    return incident

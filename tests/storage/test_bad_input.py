@@ -1,4 +1,5 @@
-"""Bad input becomes a domain error with a message, and nothing at all is written."""
+"""Bad input becomes a domain error with a message, and nothing at all is written (the service's
+validation and the repository's lookups, on both real databases)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,23 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.service.incidents import IncidentService
 from domain import DomainError, IncidentNotFoundError, IncidentValidationError, Severity, Status
-from storage.repository import IncidentRepository
 from storage.unit_of_work import UnitOfWorkFactory
-from tests.storage.support import declare, in_uow, row_counts
+from tests.storage.support import declare, row_counts
 
-Op = Callable[[IncidentRepository, int], Awaitable[Any]]
+Op = Callable[[IncidentService, int], Awaitable[Any]]
 MISSING = 987_654
 
 
 def _declare(title: str, description: str = "") -> Op:
-    return lambda r, _id: r.declare(
-        team_id="T1", title=title, reporter_id="U1", channel_id="C1", description=description
+    return lambda s, _id: s.declare(
+        team_id="T1",
+        actor_id="U1",
+        channel_id="C1",
+        title=title,
+        severity=Severity.SEV3,
+        description=description,
     )
 
 
@@ -30,48 +36,54 @@ CASES: list[tuple[str, Op, type[DomainError], str]] = [
     ("3001-char description", _declare("ok", "d" * 3001), IncidentValidationError, "keep it to 3000"),
     (
         "empty note",
-        lambda r, i: r.add_note("T1", i, "   ", actor_id="U1"),
+        lambda s, i: s.add_note(team_id="T1", incident_id=i, text="   ", actor_id="U1"),
         IncidentValidationError,
         "note is empty",
     ),
     (
         "3001-char note",
-        lambda r, i: r.add_note("T1", i, "n" * 3001, actor_id="U1"),
+        lambda s, i: s.add_note(team_id="T1", incident_id=i, text="n" * 3001, actor_id="U1"),
         IncidentValidationError,
         "keep it to 3000",
     ),
     (
         "3001-char status note",
-        lambda r, i: r.update_status("T1", i, Status.ACKNOWLEDGED, actor_id="U1", note="n" * 3001),
+        lambda s, i: s.transition(
+            team_id="T1", incident_id=i, target=Status.ACKNOWLEDGED, actor_id="U1", note="n" * 3001
+        ),
         IncidentValidationError,
         "keep it to 3000",
     ),
-    ("unknown id: get", lambda r, _i: r.get("T1", MISSING), IncidentNotFoundError, f"INC-{MISSING} does not"),
+    ("unknown id: get", lambda s, _i: s.get("T1", MISSING), IncidentNotFoundError, f"INC-{MISSING} does not"),
     (
         "unknown id: status",
-        lambda r, _i: r.update_status("T1", MISSING, Status.ACKNOWLEDGED, actor_id="U1"),
+        lambda s, _i: s.transition(
+            team_id="T1", incident_id=MISSING, target=Status.ACKNOWLEDGED, actor_id="U1"
+        ),
         IncidentNotFoundError,
         f"INC-{MISSING}",
     ),
     (
         "unknown id: severity",
-        lambda r, _i: r.change_severity("T1", MISSING, Severity.SEV1, actor_id="U1"),
+        lambda s, _i: s.change_severity(
+            team_id="T1", incident_id=MISSING, severity=Severity.SEV1, actor_id="U1"
+        ),
         IncidentNotFoundError,
         f"INC-{MISSING}",
     ),
     (
         "unknown id: commander",
-        lambda r, _i: r.assign_commander("T1", MISSING, "U2", actor_id="U1"),
+        lambda s, _i: s.assign(team_id="T1", incident_id=MISSING, commander_id="U2", actor_id="U1"),
         IncidentNotFoundError,
         f"INC-{MISSING}",
     ),
     (
         "unknown id: note",
-        lambda r, _i: r.add_note("T1", MISSING, "hello", actor_id="U1"),
+        lambda s, _i: s.add_note(team_id="T1", incident_id=MISSING, text="hello", actor_id="U1"),
         IncidentNotFoundError,
         f"INC-{MISSING}",
     ),
-    ("largest id", lambda r, _i: r.get("T1", 2**63 - 1), IncidentNotFoundError, "does not exist"),
+    ("largest id", lambda s, _i: s.get("T1", 2**63 - 1), IncidentNotFoundError, "does not exist"),
 ]
 
 
@@ -82,7 +94,7 @@ async def test_bad_input_is_refused_and_writes_nothing(
     incident = await declare(uow_factory)
     before = await row_counts(engine)
     with pytest.raises(error, match=message):
-        await in_uow(uow_factory, lambda r: op(r, incident.id))
+        await op(IncidentService(uow_factory), incident.id)
     assert await row_counts(engine) == before
     async with uow_factory() as uow:
         assert await uow.incidents.get("T1", incident.id) == incident

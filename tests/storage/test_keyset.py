@@ -68,7 +68,9 @@ async def seed(
                 severity=item.severity,
             )
             for step in PATHS[item.status]:
-                incident = await uow.incidents.update_status(team_id, incident.id, step, actor_id="U1")
+                moved = await uow.incidents.move_status(incident, step, actor_id="U1")
+                assert moved is not None
+                incident = moved
             assert incident.created_at == BASE + item.offset
             incidents.append(incident)
         await uow.commit()

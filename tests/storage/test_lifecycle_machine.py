@@ -1,4 +1,5 @@
-"""Hypothesis drives the repository through arbitrary status moves and checks it against SPEC §5.
+"""Hypothesis drives IncidentService, on the real unit of work, through arbitrary status moves and
+checks what the database holds against SPEC §5.
 
 The machine is synchronous (Hypothesis' stateful runner is), so it owns an `asyncio.Runner` and an
 engine for each example; tables are emptied at the start of every example.
@@ -17,7 +18,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import text
 
-from domain import Incident, InvalidTransitionError, StaleStatusError, Status
+from bot.service.incidents import IncidentService
+from domain import (
+    DEFAULT_SEVERITY,
+    Incident,
+    InvalidTransitionError,
+    StaleStatusError,
+    Status,
+    VerbNotApplicableError,
+)
 from storage.database import create_engine, create_session_factory
 from storage.unit_of_work import UnitOfWorkFactory
 from tests.storage.support import SteppingClock
@@ -29,6 +38,13 @@ LEGAL: dict[Status, set[Status]] = {
     Status("mitigated"): {Status("resolved"), Status("acknowledged")},
     Status("resolved"): {Status("closed"), Status("acknowledged")},
     Status("closed"): set(),
+}
+VERBS: dict[str, Status] = {
+    "ack": Status("acknowledged"),
+    "mitigate": Status("mitigated"),
+    "resolve": Status("resolved"),
+    "close": Status("closed"),
+    "reopen": Status("acknowledged"),
 }
 STAMPS = {
     Status.ACKNOWLEDGED: "acknowledged_at",
@@ -52,6 +68,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.uow_factory = UnitOfWorkFactory(
             create_session_factory(self.engine), clock=SteppingClock(step=timedelta(seconds=1))
         )
+        self.service = IncidentService(self.uow_factory)
         self.status: dict[int, Status] = {}
         self.stamps: dict[int, dict[str, datetime]] = {}
         self.last: dict[int, Incident] = {}
@@ -103,15 +120,15 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(target=incidents)
     def declare(self) -> int:
-        async def go() -> Incident:
-            async with self.uow_factory() as uow:
-                incident = await uow.incidents.declare(
-                    team_id=TEAM, title="Payments degraded", reporter_id="U1", channel_id="C1"
-                )
-                await uow.commit()
-                return incident
-
-        incident = self.run(go())
+        incident = self.run(
+            self.service.declare(
+                team_id=TEAM,
+                actor_id="U1",
+                channel_id="C1",
+                title="Payments degraded",
+                severity=DEFAULT_SEVERITY,
+            )
+        )
         assert incident.status is Status.OPEN
         self.status[incident.id] = Status.OPEN
         self.stamps[incident.id] = {}
@@ -128,6 +145,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         """Any target, sometimes with the status a (possibly stale) card showed: accepted or refused."""
         self._attempt(incident_id, to, expected, note)
 
+    @rule(
+        incident_id=incidents,
+        verb=st.sampled_from(sorted(VERBS)),
+        expected=st.none() | st.sampled_from(Status),
+    )
+    def command(self, incident_id: int, verb: str, expected: Status | None) -> None:
+        """A command verb (`/incident reopen 42`): its target, plus its own rule."""
+        self._attempt(incident_id, VERBS[verb], expected, None, verb=verb)
+
     @rule(incident_id=incidents, data=st.data(), card=st.booleans())
     def advance(self, incident_id: int, data: st.DataObject, card: bool) -> None:
         """A legal move (from a fresh card or a command), so runs reach deep states such as closed."""
@@ -136,35 +162,44 @@ class LifecycleMachine(RuleBasedStateMachine):
             to = data.draw(st.sampled_from(sorted(LEGAL[current])), label="to")
             self._attempt(incident_id, to, current if card else None, None)
 
-    def _attempt(self, incident_id: int, to: Status, expected: Status | None, note: str | None) -> None:
+    def _attempt(
+        self, incident_id: int, to: Status, expected: Status | None, note: str | None, verb: str | None = None
+    ) -> None:
         current = self.status[incident_id]
         stale = expected is not None and expected is not current
-        legal = not stale and to in LEGAL[current]
+        verb_refused = verb == "reopen" and current is not Status.RESOLVED
+        legal = not stale and to in LEGAL[current] and not verb_refused
         before = self.last[incident_id]
 
         async def go() -> Incident | InvalidTransitionError:
             try:
-                async with self.uow_factory() as uow:
-                    moved = await uow.incidents.update_status(
-                        TEAM, incident_id, to, actor_id="U2", note=note, expected=expected
-                    )
-                    await uow.commit()
-            except InvalidTransitionError as refusal:  # left `async with`: the refusal was committed
+                return await self.service.transition(
+                    team_id=TEAM,
+                    incident_id=incident_id,
+                    target=to,
+                    actor_id="U2",
+                    note=note,
+                    expected=expected,
+                    verb=verb,
+                )
+            except InvalidTransitionError as refusal:  # the service committed the refusal first
                 return refusal
-            return moved
 
         moved = self.run(go())
         if isinstance(moved, InvalidTransitionError):
             refusal = moved
-            assert not legal, f"{current} → {to} (expected={expected}) is legal but was refused"
+            assert not legal, f"{current} → {to} (expected={expected}, verb={verb}) is legal but was refused"
             assert isinstance(refusal, StaleStatusError) == stale
+            assert isinstance(refusal, VerbNotApplicableError) == (
+                not stale and to in LEGAL[current] and verb_refused
+            )
             assert refusal.current is current
             assert refusal.target is to
             assert refusal.allowed == LEGAL[current]
             assert self.run(self._get(incident_id)) == before  # nothing changed, not even updated_at
             self.refused[incident_id] += 1
             return
-        assert legal, f"{current} → {to} (expected={expected}) is illegal but was applied"
+        assert legal, f"{current} → {to} (expected={expected}, verb={verb}) is illegal but was applied"
         assert moved.status is to
         assert moved.version == before.version + 1
         assert moved.updated_at > before.updated_at

@@ -61,17 +61,17 @@ async def test_upgrade_downgrade_upgrade(empty_database_url: str, empty_engine: 
     await asyncio.to_thread(migrate, empty_database_url, "head")
     assert APP_TABLES | {"alembic_version"} <= await table_names(empty_engine)
     assert "ix_incidents_keyset" in await index_names(empty_engine, "incidents")
-    assert (await read_schema_state(empty_engine)).at_head
+    assert (await read_schema_state(empty_engine, alembic_head())).at_head
 
     await asyncio.to_thread(downgrade, empty_database_url, "base")
     assert not (await table_names(empty_engine)) & APP_TABLES
-    state = await read_schema_state(empty_engine)
+    state = await read_schema_state(empty_engine, alembic_head())
     assert state.reachable
     assert not state.at_head
 
     await asyncio.to_thread(migrate, empty_database_url, "head")
     assert await table_names(empty_engine) >= APP_TABLES
-    assert (await read_schema_state(empty_engine)).at_head
+    assert (await read_schema_state(empty_engine, alembic_head())).at_head
 
 
 async def test_models_and_migrations_do_not_drift(engine: AsyncEngine) -> None:
@@ -105,7 +105,7 @@ async def test_init_db_on_an_unmigrated_database_warns_and_creates_nothing(empty
 
 
 async def test_schema_state_at_head_after_migration(engine: AsyncEngine) -> None:
-    state = await read_schema_state(engine)
+    state = await read_schema_state(engine, alembic_head())
     assert state.at_head
     assert state.current == alembic_head()
     assert state.reason() == "ok"

@@ -1,28 +1,35 @@
-"""SPEC §8: every query is scoped by team; one workspace never sees or touches another's incidents."""
+"""SPEC §8: every query is scoped by team; one workspace never sees or touches another's incidents.
+
+Writes are checked at both layers: through the service (which reads the incident by team first) and on
+the repository itself, whose UPDATEs match on team as well as id.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.service.incidents import IncidentService
 from domain import IncidentNotFoundError, ListFilter, Severity, Status
 from storage.unit_of_work import UnitOfWorkFactory
-from tests.storage.support import declare, fetch_all, in_uow, row_counts
+from tests.storage.support import declare, fetch_all, in_uow, move, row_counts
 
 A, B = "TAAAA", "TBBBB"
 
 
 @pytest.fixture
 async def two_teams(uow_factory: UnitOfWorkFactory) -> tuple[list[int], list[int]]:
-    a_ids, b_ids = [], []
+    a, b = [], []
     for i in range(3):
-        a_ids.append((await declare(uow_factory, team_id=A, title=f"A{i}", severity=Severity.SEV2)).id)
-        b_ids.append((await declare(uow_factory, team_id=B, title=f"B{i}", severity=Severity.SEV2)).id)
-    async with uow_factory() as uow:
-        await uow.incidents.update_status(B, b_ids[0], Status.RESOLVED, actor_id="UB")
-        await uow.incidents.update_status(A, a_ids[0], Status.RESOLVED, actor_id="UA")
-        await uow.commit()
-    return a_ids, b_ids
+        a.append(await declare(uow_factory, team_id=A, title=f"A{i}", severity=Severity.SEV2))
+        b.append(await declare(uow_factory, team_id=B, title=f"B{i}", severity=Severity.SEV2))
+    await move(uow_factory, b[0], Status.RESOLVED, actor_id="UB")
+    await move(uow_factory, a[0], Status.RESOLVED, actor_id="UA")
+    return [i.id for i in a], [i.id for i in b]
 
 
 async def test_reads_never_cross_teams(
@@ -65,17 +72,36 @@ async def test_writes_on_another_teams_incident_are_not_found_and_write_nothing(
     async with uow_factory() as uow:
         before = await uow.incidents.get(B, target)
 
-    attempts = [
-        lambda r: r.update_status(A, target, Status.ACKNOWLEDGED, actor_id="UA"),
-        lambda r: r.update_status(A, target, Status.CLOSED, actor_id="UA"),  # would be refused in B
-        lambda r: r.update_status(A, target, Status.ACKNOWLEDGED, actor_id="UA", expected=Status.OPEN),
-        lambda r: r.change_severity(A, target, Severity.SEV1, actor_id="UA"),
-        lambda r: r.assign_commander(A, target, "UA", actor_id="UA"),
-        lambda r: r.add_note(A, target, "peeking", actor_id="UA"),
+    service = IncidentService(uow_factory, responders={"UB"})  # UA is no responder: not even refused
+    attempts: list[Callable[[], Awaitable[Any]]] = [
+        lambda: service.transition(team_id=A, incident_id=target, target=Status.ACKNOWLEDGED, actor_id="UA"),
+        # would be refused (and the refusal kept) in B
+        lambda: service.transition(team_id=A, incident_id=target, target=Status.CLOSED, actor_id="UA"),
+        lambda: service.transition(
+            team_id=A, incident_id=target, target=Status.ACKNOWLEDGED, actor_id="UA", expected=Status.OPEN
+        ),
+        lambda: service.change_severity(team_id=A, incident_id=target, severity=Severity.SEV1, actor_id="UA"),
+        lambda: service.assign(team_id=A, incident_id=target, commander_id="UA", actor_id="UA"),
+        lambda: service.add_note(team_id=A, incident_id=target, text="peeking", actor_id="UA"),
+        lambda: service.get(A, target),
+        lambda: service.show(A, target),
     ]
     for attempt in attempts:
         with pytest.raises(IncidentNotFoundError):
-            await in_uow(uow_factory, attempt)
+            await attempt()
+
+    # The repository, handed B's incident under A's name, matches no row either.
+    forged = replace(before, team_id=A)
+    async with uow_factory() as uow:
+        assert await uow.incidents.move_status(forged, Status.ACKNOWLEDGED, actor_id="UA") is None
+    repo_attempts = [
+        lambda r: r.change_severity(forged, Severity.SEV1, actor_id="UA"),
+        lambda r: r.assign_commander(forged, "UA", actor_id="UA"),
+        lambda r: r.add_note(forged, "peeking", actor_id="UA"),
+    ]
+    for repo_attempt in repo_attempts:
+        with pytest.raises(IncidentNotFoundError):
+            await in_uow(uow_factory, repo_attempt)
 
     assert await row_counts(engine) == before_counts
     async with uow_factory() as uow:
