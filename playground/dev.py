@@ -18,13 +18,12 @@ from dataclasses import dataclass, replace
 import aiohttp
 from aiohttp import web
 from alembic import command
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.bootstrap import build_application
 from bot.logging_setup import configure_logging
 from bot.runtime import RUNTIME, Runtime
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, load_settings, redact_url
 from playground.server import PlaygroundPage
 from playground.slack_api import SlackStandIn
 from playground.slack_sender import SlackSender
@@ -72,9 +71,8 @@ def migrate(database_url: str) -> None:
     try:
         command.upgrade(cfg, "head")
     except (SQLAlchemyError, OSError) as exc:
-        where = make_url(database_url).render_as_string(hide_password=True)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DevError(f"could not migrate {where}: {reason}") from exc
+        raise DevError(f"could not migrate {redact_url(database_url)}: {reason}") from exc
 
 
 @asynccontextmanager
