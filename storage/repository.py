@@ -102,6 +102,7 @@ class IncidentRepository:
             tuple(sorted(statuses)) if statuses is not None else None,
             severity is not None,
             after is not None,
+            self._session.get_bind().dialect.name == "sqlite",
         )
         rows = (await self._read(statement, **params)).all()
         items = tuple(incident_from_row(r) for r in rows[:limit])
