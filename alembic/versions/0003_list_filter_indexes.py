@@ -38,7 +38,20 @@ def indexes() -> list[tuple[str, list[str], str | None]]:
 
 
 def upgrade() -> None:
+    names = [name for name, _columns, _where in indexes()]
     with op.get_context().autocommit_block():
+        bind = op.get_bind()
+        if bind.dialect.name == "postgresql":
+            # A CONCURRENTLY build that failed leaves an INVALID index behind: drop it to build again.
+            invalid = bind.execute(
+                sa.text(
+                    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "WHERE NOT i.indisvalid AND c.relname = ANY(:names)"
+                ),
+                {"names": names},
+            )
+            for (name,) in invalid.all():
+                op.drop_index(name, table_name="incidents", postgresql_concurrently=True)
         for name, columns, where in indexes():
             predicate = sa.text(where) if where else None
             op.create_index(
@@ -48,7 +61,7 @@ def upgrade() -> None:
                 postgresql_where=predicate,
                 sqlite_where=predicate,
                 postgresql_concurrently=True,
-                if_not_exists=True,  # a CONCURRENTLY build that failed halfway can be re-run
+                if_not_exists=True,  # the ones built before a failure stay; the rest are built
             )
 
 
