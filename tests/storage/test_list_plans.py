@@ -15,6 +15,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain import ListFilter, ListPosition, Severity, Status
+from storage.database import create_session_factory
 from storage.unit_of_work import UnitOfWorkFactory
 from tests.storage.test_keyset import OFFSETS, Seed, new_team, seed
 
@@ -38,7 +39,7 @@ async def sent_statement(
 
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
     try:
-        async with UnitOfWorkFactory.__call__(_factory(engine)) as uow:
+        async with _factory(engine)() as uow:
             await uow.incidents.list_incidents(
                 team_id, list_filter=list_filter, severity=severity, after=after, limit=3
             )
@@ -49,8 +50,6 @@ async def sent_statement(
 
 
 def _factory(engine: AsyncEngine) -> UnitOfWorkFactory:
-    from storage.database import create_session_factory
-
     return UnitOfWorkFactory(create_session_factory(engine))
 
 
