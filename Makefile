@@ -42,6 +42,7 @@ migrate: venv
 
 bench: venv
 	$(PY) -m bench.pagination
+	$(PY) -m bench.list_history
 	$(PY) -m bench.ack_latency
 	$(PY) -m bench.relay
 

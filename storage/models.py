@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from domain import EventKind, Severity, Status
+from domain import ACTIVE_STATUSES, EventKind, Severity, Status
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -64,6 +65,39 @@ def _in(column: str, values: type[Any]) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
+def status_where(statuses: Iterable[Status]) -> str:
+    """A status group's predicate, as its partial indexes hold it and `storage.queries` writes it.
+
+    SQLite uses a partial index only when a query term is the same expression as the index's WHERE:
+    one status is `status = 'x'` (`IN ('x')` would not match it), several are `IN` in sorted order.
+    """
+    values = sorted(s.value for s in statuses)
+    if len(values) == 1:
+        return f"status = '{values[0]}'"
+    return f"status IN ({', '.join(repr(v) for v in values)})"
+
+
+# The status groups `/incident list` filters on; each has its own keyset indexes (see IncidentRow).
+LIST_GROUPS: dict[str, frozenset[Status]] = {
+    "active": ACTIVE_STATUSES,
+    "resolved": frozenset({Status.RESOLVED}),
+    "closed": frozenset({Status.CLOSED}),
+}
+
+
+def _list_indexes() -> list[Index]:
+    """Every list filter reads an index range holding only its rows, already in keyset order."""
+    indexes = [Index("ix_incidents_severity_keyset", "team_id", "severity", "created_at", "id")]
+    for group, statuses in LIST_GROUPS.items():
+        where = text(status_where(statuses))
+        for name, columns in (
+            (f"ix_incidents_{group}_keyset", ("team_id", "created_at", "id")),
+            (f"ix_incidents_{group}_severity_keyset", ("team_id", "severity", "created_at", "id")),
+        ):
+            indexes.append(Index(name, *columns, postgresql_where=where, sqlite_where=where))
+    return indexes
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -75,6 +109,7 @@ class IncidentRow(Base):
         CheckConstraint(_in("status", Status), name="status_valid"),
         CheckConstraint("version >= 1", name="version_positive"),
         Index("ix_incidents_keyset", "team_id", "created_at", "id"),
+        *_list_indexes(),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -86,6 +86,7 @@ class IncidentRepository:
             tuple(sorted(statuses)) if statuses is not None else None,
             severity is not None,
             after is not None,
+            self._session.get_bind().dialect.name == "sqlite",
         )
         rows = (await self._read(statement, **params)).all()
         items = tuple(incident_from_row(r) for r in rows[:limit])
@@ -99,14 +100,6 @@ class IncidentRepository:
         """Core execution on the session's connection: Core rows, no ORM loading on the read path."""
         connection = await self._session.connection()
         return await connection.execute(statement, params)
-
-    async def list_open(self, team_id: str, *, after: ListPosition | None = None, limit: int = 10) -> Page:
-        return await self.list_incidents(team_id, list_filter=ListFilter.ACTIVE, after=after, limit=limit)
-
-    async def list_by_severity(
-        self, team_id: str, severity: Severity, *, after: ListPosition | None = None, limit: int = 10
-    ) -> Page:
-        return await self.list_incidents(team_id, severity=severity, after=after, limit=limit)
 
     # ---- writes (values already validated by the caller) ----------------------------------------
 
@@ -248,7 +241,7 @@ class IncidentRepository:
         changed = await self._update(
             current, None, version=IncidentRow.version + 1, updated_at=self._clock(), **values
         )
-        if changed is None:  # pragma: no cover - incidents are never deleted
+        if changed is None:  # another team's incident: callers read it by team first, so never here
             raise IncidentNotFoundError(current.id)
         return changed
 

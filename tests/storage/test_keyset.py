@@ -193,40 +193,45 @@ async def test_position_in_another_utc_offset_means_the_same_instant(
     assert all(i.created_at.utcoffset() == timedelta(0) for i in first.items)  # aware, in UTC
 
 
-async def test_list_open_and_list_by_severity(session_factory: async_sessionmaker[AsyncSession]) -> None:
-    team_id = new_team()
-    data = [Seed(OFFSETS[i % 3], list(Status)[i % 5], list(Severity)[i % 4]) for i in range(30)]
-    incidents = await seed(session_factory, team_id, data)
-    await seed(session_factory, new_team(), data)  # another team's rows never show up
-    uow_factory = UnitOfWorkFactory(session_factory)
-
-    open_ids: list[int] = []
-    after: ListPosition | None = None
-    while True:
-        async with uow_factory() as uow:
-            page = await uow.incidents.list_open(team_id, after=after, limit=4)
-        open_ids += [i.id for i in page.items]
-        if page.next_position is None:
-            break
-        after = page.next_position
-    assert open_ids == expected_order(incidents, ListFilter.ACTIVE, None)
-    assert open_ids
-
-    for severity in Severity:
-        sev_ids: list[int] = []
-        after = None
-        while True:
-            async with uow_factory() as uow:
-                page = await uow.incidents.list_by_severity(team_id, severity, after=after, limit=3)
-            sev_ids += [i.id for i in page.items]
-            if page.next_position is None:
-                break
-            after = page.next_position
-        assert sev_ids == expected_order(incidents, ListFilter.ALL, severity)
-        assert sev_ids
-
-
 async def test_limit_below_one_is_refused(session_factory: async_sessionmaker[AsyncSession]) -> None:
     async with UnitOfWorkFactory(session_factory)() as uow:
         with pytest.raises(ValueError, match="limit"):
             await uow.incidents.list_incidents("T1", limit=0)
+
+
+EVERY_LIST = [(f, s) for f in ListFilter for s in (None, *Severity)]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=seeds, other=seeds, limit=st.integers(1, 5))
+async def test_every_filter_and_severity_walks_its_rows_once_newest_first(
+    session_factory: async_sessionmaker[AsyncSession], data: list[Seed], other: list[Seed], limit: int
+) -> None:
+    """One data set, every list: each filter alone and with each severity, beside another team's rows."""
+    team_id = new_team()
+    incidents = await seed(session_factory, team_id, data)
+    await seed(session_factory, new_team(), other)
+    uow_factory = UnitOfWorkFactory(session_factory)
+    for list_filter, severity in EVERY_LIST:
+        pages = await walk(uow_factory, team_id, limit, list_filter=list_filter, severity=severity)
+        check_pages(pages, expected_order(incidents, list_filter, severity), limit)
+
+
+@pytest.mark.parametrize(("list_filter", "severity"), EVERY_LIST, ids=lambda v: str(v.value) if v else "any")
+async def test_each_list_pages_through_ties_that_span_pages(
+    session_factory: async_sessionmaker[AsyncSession], list_filter: ListFilter, severity: Severity | None
+) -> None:
+    """Runs of equal `created_at` longer than a page, at several instants, every status and severity."""
+    team_id = new_team()
+    data = [
+        Seed(OFFSETS[(i // 20) % len(OFFSETS)], list(Status)[i % 5], list(Severity)[(i // 5) % 4])
+        for i in range(100)
+    ]
+    incidents = await seed(session_factory, team_id, data)
+    await seed(session_factory, new_team(), data[:40])
+    expected = expected_order(incidents, list_filter, severity)
+    assert expected
+    uow_factory = UnitOfWorkFactory(session_factory)
+    for limit in (1, 2, 3):
+        pages = await walk(uow_factory, team_id, limit, list_filter=list_filter, severity=severity)
+        check_pages(pages, expected, limit)
