@@ -51,17 +51,28 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_serve(_args: argparse.Namespace) -> int:
+def _cmd_serve(args: argparse.Namespace) -> int:
     from bot.server import serve
-    from bot.settings import SettingsError, load_settings
+    from bot.settings import MAX_WORKERS, SettingsError, load_settings
 
     try:
         settings = load_settings(os.environ)
+        workers = settings.workers if args.workers is None else args.workers
+        if not 1 <= workers <= MAX_WORKERS:
+            raise SettingsError(f"--workers must be a whole number from 1 to {MAX_WORKERS}, got {workers}")
+        if workers > 1 and settings.port == 0:
+            raise SettingsError("PORT=0 cannot be shared by several workers; name a port")
     except SettingsError as exc:
         print(f"incident-tracker: {exc}", file=sys.stderr)
         return 2
-    serve(settings)
-    return 0
+    try:
+        return serve(settings, workers=workers)
+    except OSError as exc:  # the port is taken, the host is not ours, …
+        print(
+            f"incident-tracker: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def _cmd_dev(_args: argparse.Namespace) -> int:
@@ -133,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the bot for a real Slack workspace (HTTP mode, /slack/events)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes sharing the port (default: WEB_CONCURRENCY, else 1); each runs its own relay",
+    )
     serve.set_defaults(func=_cmd_serve)
 
     dev = sub.add_parser(

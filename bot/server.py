@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import socket
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -128,7 +129,15 @@ class _Workers:
         return 1 if self.failed else code
 
 
+def _check_port(settings: Settings) -> None:
+    """Fail in one line before starting anyone when the port is taken (workers would crash-loop)."""
+    with socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((settings.host, settings.port))
+
+
 def _supervise(settings: Settings, count: int) -> int:
+    _check_port(settings)
     workers = _Workers(settings, count)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

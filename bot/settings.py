@@ -38,6 +38,9 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}{masked}@{host}{qmark}{query}" if sep else f"{masked}@{host}{qmark}{query}"
 
 
+MAX_WORKERS = 64
+
+
 class SettingsError(ValueError):
     """A missing or invalid variable; the message names it, in one line."""
 
@@ -56,6 +59,7 @@ class Settings:
     list_page_size: int = 10
     log_format: LogFormat = "json"
     outbox_lease_s: int = 120
+    workers: int = 1
 
     def __repr__(self) -> str:  # never print secrets
         return (
@@ -157,4 +161,5 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         list_page_size=_int(env, "LIST_PAGE_SIZE", 10, 1, 25),
         log_format="console" if log_format == "console" else "json",
         outbox_lease_s=_int(env, "OUTBOX_LEASE_SECONDS", 120, 1, 3600),
+        workers=_int(env, "WEB_CONCURRENCY", 1, 1, MAX_WORKERS),
     )
