@@ -5,11 +5,12 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import ListenerDeps
-from bot.slack import actions, commands, errors, log_context, views
+from bot.slack import actions, commands, errors, id_guard, log_context, views
 
 
 def register_listeners(app: AsyncApp, deps: ListenerDeps) -> None:
     log_context.register(app)
+    id_guard.register(app)
     errors.register(app, deps)
     commands.register(app, deps)
     actions.register(app, deps)
