@@ -99,3 +99,25 @@ async def test_acquire_waits_for_the_bucket_with_the_real_clock() -> None:
     other = loop.time()
     await pacer.acquire("C2")
     assert loop.time() - other < 0.05
+
+
+def test_prune_forgets_full_unpaused_buckets_only() -> None:
+    clock = FakeClock()
+    pacer = ChannelPacer(rate=1.0, burst=3, clock=clock)
+    for i in range(200):
+        pacer.delay(f"C{i}")
+    pacer.delay("BUSY")
+    pacer.delay("BUSY")
+    pacer.pause("PAUSED", 30)
+    assert pacer.channels() == 202
+    assert pacer.prune() == 0  # nothing refilled yet
+    clock.advance(1.0)
+    assert pacer.prune() == 200  # one token back: full again; BUSY is still one short
+    clock.advance(1.0)
+    assert pacer.prune() == 1
+    assert pacer.channels() == 1  # PAUSED holds its Retry-After
+    assert pacer.delay("PAUSED") == pytest.approx(28.0)
+    clock.advance(28.0)
+    assert pacer.prune() == 1
+    assert pacer.channels() == 0
+    assert [pacer.delay("C1") for _ in range(3)] == [0.0, 0.0, 0.0]  # forgotten = a fresh, full bucket
