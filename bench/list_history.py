@@ -260,9 +260,7 @@ def lister(
 async def measure(backend: str, url: str, reps: int) -> list[Case]:
     engine = create_engine(url)
     read_engine = create_engine(url, read_only=True)
-    uow_factory = UnitOfWorkFactory(
-        create_session_factory(engine), read_session_factory=create_session_factory(read_engine)
-    )
+    uow_factory = UnitOfWorkFactory(create_session_factory(engine), read_engine=read_engine)
     cases = []
     try:
         for list_filter, severity in CASES:

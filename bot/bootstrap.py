@@ -101,9 +101,7 @@ def build_application(
     """Engine, sessions, repository, Slack client, bolt app, relay and HTTP app; nothing connects yet."""
     engine = create_engine(settings.database_url)
     read_engine = create_engine(settings.database_url, read_only=True)
-    uow_factory = UnitOfWorkFactory(
-        create_session_factory(engine), clock=clock, read_session_factory=create_session_factory(read_engine)
-    )
+    uow_factory = UnitOfWorkFactory(create_session_factory(engine), clock=clock, read_engine=read_engine)
     web_client = build_web_client(settings, with_token=False)
     tasks = BackgroundTasks()
     relay = relay_factory(settings, uow_factory) if relay_factory else None

@@ -8,26 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Executable, Result, func, literal, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, literal, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain import (
     DEFAULT_SEVERITY,
     EventKind,
     Incident,
     IncidentNotFoundError,
-    ListFilter,
-    ListPosition,
-    Page,
     Severity,
     Status,
-    TimelineEvent,
 )
 from domain.changes import ChangeKind, IncidentChange
 from domain.clock import Clock, utcnow
-from storage import queries
 from storage.change_log import ChangeLog
-from storage.mapping import event_from_row, incident_from_row
+from storage.incident_reads import IncidentReads
+from storage.mapping import incident_from_row
 from storage.models import IncidentRow, UTCDateTime
 
 _STAMPS: dict[Status, Any] = {
@@ -38,7 +34,7 @@ _STAMPS: dict[Status, Any] = {
 }
 
 
-class IncidentRepository:
+class IncidentRepository(IncidentReads):
     """Reads return domain values; writes add the timeline event and outbox row to the same session.
 
     Transaction boundaries belong to the unit of work, not to this class.
@@ -49,57 +45,8 @@ class IncidentRepository:
         self._clock = clock
         self._log = ChangeLog(session)
 
-    # ---- reads ---------------------------------------------------------------------------------
-
-    async def get(self, team_id: str, incident_id: int) -> Incident:
-        row = (await self._read(queries.incident_by_id(), team_id=team_id, incident_id=incident_id)).first()
-        if row is None:
-            raise IncidentNotFoundError(incident_id)
-        return incident_from_row(row)
-
-    async def timeline(self, team_id: str, incident_id: int, *, limit: int = 5) -> list[TimelineEvent]:
-        """The latest `limit` events, oldest first."""
-        result = await self._read(
-            queries.latest_events(), team_id=team_id, incident_id=incident_id, limit=limit
-        )
-        return [event_from_row(r) for r in reversed(result.all())]
-
-    async def list_incidents(
-        self,
-        team_id: str,
-        *,
-        list_filter: ListFilter = ListFilter.ALL,
-        severity: Severity | None = None,
-        after: ListPosition | None = None,
-        limit: int = 10,
-    ) -> Page:
-        """Newest first on the compound key `(created_at, id)`; one extra row says whether more exist."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        statuses = list_filter.statuses()
-        params: dict[str, Any] = {"team_id": team_id, "limit": limit + 1}
-        if severity is not None:
-            params["severity"] = severity.value
-        if after is not None:
-            params.update(after_created_at=after.created_at, after_id=after.incident_id)
-        statement = queries.incident_page(
-            tuple(sorted(statuses)) if statuses is not None else None,
-            severity is not None,
-            after is not None,
-            self._session.get_bind().dialect.name == "sqlite",
-        )
-        rows = (await self._read(statement, **params)).all()
-        items = tuple(incident_from_row(r) for r in rows[:limit])
-        next_position = None
-        if len(rows) > limit:
-            last = items[-1]
-            next_position = ListPosition(created_at=last.created_at, incident_id=last.id)
-        return Page(items=items, next_position=next_position)
-
-    async def _read(self, statement: Executable, **params: Any) -> Result[Any]:
-        """Core execution on the session's connection: Core rows, no ORM loading on the read path."""
-        connection = await self._session.connection()
-        return await connection.execute(statement, params)
+    async def _connection(self) -> AsyncConnection:
+        return await self._session.connection()
 
     # ---- writes (values already validated by the caller) ----------------------------------------
 

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.clock import Clock, utcnow
+from storage.incident_reads import ConnectionReads
 from storage.repository import IncidentRepository
 
 
@@ -61,8 +62,8 @@ class UnitOfWork:
 class UnitOfWorkFactory:
     """What the composition root hands to services: a fresh unit of work per change, and readers.
 
-    `read_session_factory` (an autocommit engine's) serves lookups and lists in one round trip per
-    query; without one, readers use the writers' sessions.
+    `read_engine` (an autocommit engine) serves lookups and lists in one round trip per query, on a
+    bare connection (no ORM session); without one, readers use the writers' engine.
     """
 
     def __init__(
@@ -70,17 +71,17 @@ class UnitOfWorkFactory:
         session_factory: async_sessionmaker[AsyncSession],
         *,
         clock: Clock = utcnow,
-        read_session_factory: async_sessionmaker[AsyncSession] | None = None,
+        read_engine: AsyncEngine | None = None,
     ) -> None:
         self.session_factory = session_factory
-        self.read_session_factory = read_session_factory or session_factory
+        self.read_engine: AsyncEngine = read_engine or session_factory.kw["bind"]
         self.clock = clock
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, clock=self.clock)
 
     @asynccontextmanager
-    async def reader(self) -> AsyncIterator[IncidentRepository]:
-        """The repository for reads only: nothing it is asked to write is ever committed."""
-        async with self.read_session_factory() as session:
-            yield IncidentRepository(session, clock=self.clock)
+    async def reader(self) -> AsyncIterator[ConnectionReads]:
+        """Reads only, on one pooled connection of the read engine."""
+        async with self.read_engine.connect() as connection:
+            yield ConnectionReads(connection)
