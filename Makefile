@@ -29,7 +29,7 @@ test: lint typecheck
 	.venv/bin/pytest
 
 test-fast: venv
-	.venv/bin/pytest -x -q -m "not e2e"
+	.venv/bin/pytest -x -q -m "not e2e and not drill and not install"
 
 run: venv
 	.venv/bin/incident-tracker dev

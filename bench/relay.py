@@ -152,7 +152,7 @@ class RelayEvents:
             self.delivered += 1
             if self.delivered >= self.target:
                 self.done.set()
-        elif name in {"outbox.retry", "outbox.failed", "outbox.lease_lost", "relay.claim_failed"}:
+        elif name in {"outbox.retry", "outbox.failed", "outbox.lease_lost", "task.crashed"}:
             self.problems.append(str(name))
         return event
 
