@@ -14,12 +14,12 @@ import copy
 import json
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
 from aiohttp import web
 
+from domain.clock import utcnow
 from playground.slack_faults import FaultPlan
 from playground.slack_methods import METHODS, call_method, decode_args
 from playground.slack_model import (
@@ -299,7 +299,7 @@ class SlackStandIn:
             error = None if response.get("ok") else str(response.get("error"))
         else:
             error = None if status == 200 else response
-        call = RecordedCall(method, copy.deepcopy(args), status, response, datetime.now(UTC), error, url)
+        call = RecordedCall(method, copy.deepcopy(args), status, response, utcnow(), error, url)
         self.state.record(call)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.render.help import ALL_USAGES, USAGE
 from bot.slack_ids import STORED_ID_MAX, fits_storage, mentioned_user
-from domain import IncidentValidationError, ListFilter, Severity, Status
+from domain import DEFAULT_SEVERITY, IncidentValidationError, ListFilter, Severity, Status
 from domain.incident_lifecycle import VERB_TARGETS
 from domain.validation import (
     looks_like_severity,
@@ -178,7 +178,7 @@ def _parse_declare(rest: str) -> Declare | OpenDeclareModal:
         title = validate_title(title_raw)
     except IncidentValidationError as exc:
         raise _with_usage("new", exc) from None
-    return Declare(title, severity or Severity.SEV3)
+    return Declare(title, severity or DEFAULT_SEVERITY)
 
 
 def _parse_list(rest: str) -> ListIncidents:
