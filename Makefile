@@ -45,6 +45,7 @@ bench: venv
 	$(PY) -m bench.list_history
 	$(PY) -m bench.ack_latency
 	$(PY) -m bench.relay
+	$(PY) -m bench.war_room --throughput-compare
 
 format: venv
 	.venv/bin/ruff format .
