@@ -25,7 +25,9 @@ def configure_logging(log_format: LogFormat, *, level: int = logging.INFO) -> No
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # One write per line (message and newline together): with PYTHONUNBUFFERED, print() writes them
+        # separately, and `serve --workers N` processes sharing stdout would splice each other's lines.
+        logger_factory=structlog.WriteLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
     # Libraries (bolt, aiohttp, SQLAlchemy) log through the standard library: same stream, warnings up.
