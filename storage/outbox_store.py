@@ -2,6 +2,9 @@
 
 A row is claimable when it is pending, due, not under a live lease, and the oldest unsent row of its
 incident (so notifications go out in commit order); a card change also waits for the card's `ts`.
+Right before a claimed card change goes out, `extend` adds the incident's card changes committed behind
+it to the same delivery (SPEC §7: the card shows the latest state, one thread message lists them); none
+of those rows can be claimed by anyone else meanwhile, as an earlier row of their incident is pending.
 On PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`, so replicas never claim the same row; on
 SQLite, `BEGIN IMMEDIATE` serializes claims.
 
@@ -35,8 +38,9 @@ ERROR_MAX = 500
 class ClaimedNotification:
     """A leased outbox row and its incident as claimed (which also says where the card lives).
 
-    The incident is read in the claim's round trip: the relay renders it without another query. A
-    later change has its own row, claimed only after this one is sent, so the card ends up current.
+    The incident is read in the claim's round trip (and again by `extend` for a card change): the
+    relay renders it without another query. A later change has its own row, claimed only after this one
+    is sent (or taken into its delivery by `extend`), so the card ends up current.
     """
 
     notification: Notification
@@ -160,18 +164,107 @@ class OutboxStore:
             )
             return set(result.scalars().all())
 
+    async def extend(
+        self,
+        held: Sequence[ClaimedNotification],
+        worker_id: str,
+        *,
+        lease: timedelta,
+        limit: int,
+        accept: Callable[[Notification], bool] = lambda _: True,
+    ) -> tuple[list[Notification], Incident] | None:
+        """The top-up claim, right before a card change goes out, in one transaction: renew the leases
+        of `held` (one incident's card changes, in commit order), take under the same lease the pending
+        card changes of that incident committed behind them (due, unleased, contiguous: it stops at the
+        first row that is not, or that `accept` refuses; at most `limit`), then read the incident, so its
+        state is at least as new as the last change taken. None when a held row is no longer ours."""
+        ids = [c.notification.id for c in held]
+        incident_id = held[0].notification.incident_id
+        async with self._session_factory() as session, session.begin():
+            kept = await session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id.in_(ids),
+                    OutboxRow.claimed_by == worker_id,
+                    OutboxRow.state == OutboxState.PENDING.value,
+                )
+                .values(claimed_until=db_now(lease))
+                .returning(OutboxRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            if len(set(kept.scalars().all())) != len(ids):
+                return None
+            taken = (
+                await self._take_behind(session, incident_id, max(ids), limit, accept) if limit > 0 else []
+            )
+            if taken:
+                await session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_([n.id for n in taken]))
+                    .values(claimed_by=worker_id, claimed_until=db_now(lease))
+                    .execution_options(synchronize_session=False)
+                )
+            # Read after the rows taken (each committed with its change): the state includes them all.
+            row = (
+                await session.execute(select(IncidentRow).where(IncidentRow.id == incident_id))
+            ).scalar_one()
+            return taken, incident_from_row(row)
+
+    @staticmethod
+    async def _take_behind(
+        session: AsyncSession,
+        incident_id: int,
+        after: int,
+        limit: int,
+        accept: Callable[[Notification], bool],
+    ) -> list[Notification]:
+        now = db_now()
+        behind = and_(
+            OutboxRow.incident_id == incident_id,
+            OutboxRow.id > after,
+            OutboxRow.state == OutboxState.PENDING.value,
+        )
+        ready = (
+            select(OutboxRow)
+            .where(
+                behind,
+                OutboxRow.kind == NotificationKind.CARD_CHANGED.value,
+                OutboxRow.next_attempt_at <= now,
+                or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        candidates = (await session.scalars(ready)).all()
+        if not candidates:
+            return []
+        # Every pending row behind, ready or not: a candidate counts only while the two agree, so the
+        # run stops at the first row that is not ready (a posted card, a retry not due, a locked row).
+        pending = (
+            await session.scalars(select(OutboxRow.id).where(behind).order_by(OutboxRow.id).limit(limit))
+        ).all()
+        taken: list[Notification] = []
+        for row, expected in zip(candidates, pending, strict=False):
+            notification = notification_from_row(row)
+            if row.id != expected or not accept(notification):
+                break
+            taken.append(notification)
+        return taken
+
     async def reschedule(
         self,
-        claimed: ClaimedNotification,
+        rows: Sequence[ClaimedNotification],
         worker_id: str,
         *,
         delay: timedelta,
         error: str,
         count_attempt: bool = True,
     ) -> None:
-        """Release the lease and try again after `delay` (backoff, or the Retry-After Slack named)."""
+        """Release the leases and try again after `delay` (backoff, or the Retry-After Slack named); the
+        rows of one delivery (a coalesced batch) go back together."""
         await self._finish(
-            claimed,
+            rows,
             worker_id,
             state=OutboxState.PENDING,
             error=error,
@@ -179,13 +272,13 @@ class OutboxStore:
             count_attempt=count_attempt,
         )
 
-    async def mark_failed(self, claimed: ClaimedNotification, worker_id: str, *, error: str) -> None:
-        """Kept, not deleted: `incident-tracker outbox list --failed` shows it, `outbox retry` revives it."""
-        await self._finish(claimed, worker_id, state=OutboxState.FAILED, error=error, next_attempt_at=None)
+    async def mark_failed(self, rows: Sequence[ClaimedNotification], worker_id: str, *, error: str) -> None:
+        """Kept, not deleted: `incident-tracker outbox list --failed` shows them; `outbox retry` revives."""
+        await self._finish(rows, worker_id, state=OutboxState.FAILED, error=error, next_attempt_at=None)
 
     async def _finish(
         self,
-        claimed: ClaimedNotification,
+        rows: Sequence[ClaimedNotification],
         worker_id: str,
         *,
         state: OutboxState,
@@ -206,7 +299,7 @@ class OutboxStore:
         async with self._session_factory() as session, session.begin():
             await session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == claimed.notification.id, OutboxRow.claimed_by == worker_id)
+                .where(OutboxRow.id.in_([c.notification.id for c in rows]), OutboxRow.claimed_by == worker_id)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )

@@ -1,21 +1,23 @@
-"""One delivery: a claimed row to Slack, and every outcome but success settled in the outbox."""
+"""One delivery: a batch of claimed rows to Slack, and every outcome but success settled in the outbox
+(for every row of the batch alike)."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import aiohttp
 import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.relay.batch import Batch
 from bot.relay.pacing import ChannelPacer
 from bot.relay.policy import PERMANENT_ERRORS, RelayConfig, backoff_delay, retry_after_seconds
 from bot.relay.recorder import Sent
 from bot.render.card import card_text, render_card
-from bot.render.thread import thread_text
 from storage.outbox import NotificationKind
 from storage.outbox_store import CardLocation, ClaimedNotification, OutboxStore
 
@@ -30,8 +32,34 @@ def bound_log(claimed: ClaimedNotification) -> structlog.BoundLogger:
     return bound
 
 
+def batch_log(batch: Batch) -> structlog.BoundLogger:
+    bound = bound_log(batch.head)
+    return bound.bind(outbox_ids=batch.ids, batch=len(batch.rows)) if len(batch.rows) > 1 else bound
+
+
+def log_delivered(recorded_now: Sequence[Sent], recorded: set[int], now: datetime) -> None:
+    """One `outbox.delivered` line per row, however many went out together (`batch`)."""
+    for sent in recorded_now:
+        for claimed in sent.batch.rows:
+            n = claimed.notification
+            bound = bound_log(claimed)
+            if n.id not in recorded:
+                bound.warning(
+                    "outbox.lease_lost", note="delivered after the lease expired; may be duplicated"
+                )
+            bound.info(
+                "outbox.delivered",
+                channel=sent.channel,
+                latency_ms=round((now - n.created_at).total_seconds() * 1000, 1),
+                attempts=n.attempts + 1,
+                batch=len(sent.batch.rows),
+            )
+
+
 class Courier:
-    """Sends rows to Slack; a refusal is retried later (backoff, Retry-After) or kept as failed."""
+    """Sends batches to Slack; a refusal is retried later (backoff, Retry-After) or kept as failed.
+
+    Pacing and coalescing happen before (`OutboxRelay`); a batch here is ready to go."""
 
     def __init__(
         self,
@@ -50,20 +78,38 @@ class Courier:
         self._pacer = pacer
         self._rng = rng
 
-    async def deliver(
-        self, claimed: ClaimedNotification, channel: str, *, lost: Callable[[int], bool]
-    ) -> Sent | None:
-        """Send one row; a `Sent` when Slack accepted it (to be recorded), else None (settled here)."""
-        n = claimed.notification
-        bound = bound_log(claimed)
-        await self._pacer.acquire(channel)  # the card update and its thread reply go out as one
-        if lost(n.id):  # waited here past our lease and another relay claimed it: theirs now
-            bound.warning("outbox.lease_lost", note="claimed by another relay while queued here; not sent")
+    async def top_up(self, batch: Batch) -> Batch | None:
+        """Right before a card change goes out: the batch plus the incident's changes committed behind
+        it, with the incident as it is now (`OutboxStore.extend`); None when its rows are no longer
+        ours. A posted card goes alone; when the database does not answer, the batch goes as claimed."""
+        if batch.kind is not NotificationKind.CARD_CHANGED:
+            return batch
+        try:
+            extended = await self._store.extend(
+                batch.rows,
+                self._worker_id,
+                lease=self._config.lease,
+                limit=batch.room(),
+                accept=batch.budget(),
+            )
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:  # its sent fact will wait in the recorder
+            batch_log(batch).warning("outbox.coalesce_skipped", error=f"{type(exc).__name__}: {exc}")
+            return batch
+        if extended is None:
+            bound_log(batch.head).warning("outbox.lease_lost", note="claimed by another relay; not sent")
             return None
-        incident = claimed.incident
+        more, incident = extended
+        return batch.joined(more, incident)
+
+    async def deliver(self, batch: Batch, channel: str) -> Sent | None:
+        """Send one batch; a `Sent` when Slack accepted it (to be recorded), else None (settled here).
+
+        A card change: one `chat.update` with the batch's incident (the latest state), then one thread
+        message listing every change of the batch, one line each, in commit order."""
+        incident = batch.incident
         try:
             card: CardLocation | None = None
-            if n.kind is NotificationKind.CARD_POSTED:
+            if batch.kind is NotificationKind.CARD_POSTED:
                 response = await self._client.chat_postMessage(
                     channel=channel, text=card_text(incident), blocks=render_card(incident)
                 )
@@ -74,44 +120,40 @@ class Courier:
                     channel=channel, ts=card_ts, text=card_text(incident), blocks=render_card(incident)
                 )
                 await self._client.chat_postMessage(
-                    channel=channel, thread_ts=card_ts, text=thread_text(n.change, incident)
+                    channel=channel, thread_ts=card_ts, text=batch.thread_text()
                 )
         except SlackApiError as exc:
-            await self._on_slack_error(claimed, channel, exc, bound)
+            await self._on_slack_error(batch, channel, exc)
             return None
         except (aiohttp.ClientError, TimeoutError, SlackClientError, ValueError) as exc:
-            await self.retry_later(claimed, f"{type(exc).__name__}: {exc}", bound)
+            await self.retry_later(batch, f"{type(exc).__name__}: {exc}")
             return None
-        return Sent(claimed, card, channel)
+        return Sent(batch, card, channel)
 
-    async def _on_slack_error(
-        self, claimed: ClaimedNotification, channel: str, exc: SlackApiError, bound: structlog.BoundLogger
-    ) -> None:
+    async def _on_slack_error(self, batch: Batch, channel: str, exc: SlackApiError) -> None:
         status = getattr(exc.response, "status_code", 200)
         error = str(exc.response.get("error") or f"http_{status}")
         if status == 429:
             retry_after = retry_after_seconds(getattr(exc.response, "headers", None) or {})
             self._pacer.pause(channel, retry_after)
-            bound.warning("outbox.rate_limited", channel=channel, retry_after_s=retry_after)
+            batch_log(batch).warning("outbox.rate_limited", channel=channel, retry_after_s=retry_after)
             await self._store.reschedule(
-                claimed,
+                batch.rows,
                 self._worker_id,
                 delay=timedelta(seconds=retry_after),
                 error="ratelimited",
                 count_attempt=False,
             )
         elif status >= 500:
-            await self.retry_later(claimed, error, bound)
-        elif error in PERMANENT_ERRORS or claimed.notification.attempts + 1 >= self._config.max_attempts:
-            bound.error("outbox.failed", channel=channel, error=error)
-            await self._store.mark_failed(claimed, self._worker_id, error=error)
+            await self.retry_later(batch, error)
+        elif error in PERMANENT_ERRORS or batch.attempts + 1 >= self._config.max_attempts:
+            batch_log(batch).error("outbox.failed", channel=channel, error=error)
+            await self._store.mark_failed(batch.rows, self._worker_id, error=error)
         else:
-            await self.retry_later(claimed, error, bound)
+            await self.retry_later(batch, error)
 
-    async def retry_later(
-        self, claimed: ClaimedNotification, error: str, bound: structlog.BoundLogger
-    ) -> None:
-        attempts = claimed.notification.attempts + 1
+    async def retry_later(self, batch: Batch, error: str) -> None:
+        attempts = batch.attempts + 1
         delay = backoff_delay(attempts, self._config, self._rng)
-        bound.warning("outbox.retry", error=error, attempts=attempts, retry_in_s=round(delay, 2))
-        await self._store.reschedule(claimed, self._worker_id, delay=timedelta(seconds=delay), error=error)
+        batch_log(batch).warning("outbox.retry", error=error, attempts=attempts, retry_in_s=round(delay, 2))
+        await self._store.reschedule(batch.rows, self._worker_id, delay=timedelta(seconds=delay), error=error)

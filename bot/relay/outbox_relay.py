@@ -9,10 +9,19 @@
 - One lane per channel: deliveries to a channel are sequential and paced (~1 message/s, short
   bursts); a 429 pauses that channel alone for the Retry-After Slack named. A lane with nothing to
   send for `lane_idle_s` goes, and so does its channel's pacing state.
+- Coalescing (SPEC §7): when its turn comes (after the pacer), a lane about to deliver a card change
+  takes in, with one top-up claim (`OutboxStore.extend`), the card changes of the same incident
+  committed behind it meanwhile (up to 20, the thread text capped far inside Slack's limit), and the
+  incident as it is now. They go out as one `chat.update` and one thread message, are recorded in one
+  group commit, and are retried, failed or handed back together. What a responder sees in a busy
+  channel: the card jumps straight to the latest state, and the thread shows every change once, in
+  order, sometimes several lines in one message. A change committed after the top-up gets its own,
+  later delivery; a posted card is never batched with changes. The longer a channel's pacing makes a
+  lane wait, the more it coalesces, so a war room's channel keeps up instead of trailing the clicks.
 - The claim loop, every lane and the sent-mark recorder run under one supervisor: any exception is
-  logged with its context and the task restarts with backoff; a lane that crashed hands its row back
-  (rescheduled, or at least no longer renewed, so its lease runs out), never strands it.
-- Errors that will never succeed mark the row failed (kept for `incident-tracker outbox list/retry`);
+  logged with its context and the task restarts with backoff; a lane that crashed hands its rows back
+  (rescheduled, or at least no longer renewed, so their leases run out), never strands them.
+- Errors that will never succeed mark the rows failed (kept for `incident-tracker outbox list/retry`);
   everything else backs off exponentially with jitter, capped at 60 s.
 
 Duplicates: Slack accepting a message and the outbox recording it are two systems, so one window
@@ -38,7 +47,9 @@ import aiohttp
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.relay.delivery import Courier, bound_log
+from bot.relay.batch import Batch
+from bot.relay.delivery import Courier, bound_log, log_delivered
+from bot.relay.leases import Holdings
 from bot.relay.pacing import ChannelPacer
 from bot.relay.policy import PERMANENT_ERRORS, RelayConfig, backoff_delay
 from bot.relay.recorder import Sent, SentRecorder
@@ -56,7 +67,7 @@ log = structlog.get_logger(__name__)
 class _Lane:
     channel: str
     queue: asyncio.Queue[ClaimedNotification] = field(default_factory=asyncio.Queue)
-    current: ClaimedNotification | None = None  # the row being delivered, handed back if the lane crashes
+    current: Batch | None = None  # the rows being delivered, handed back if the lane crashes
 
 
 class OutboxRelay:
@@ -96,11 +107,8 @@ class OutboxRelay:
         self._claims: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self.lanes: dict[str, _Lane] = {}
-        self._in_flight = 0
-        # Rows held here (queued in a lane, being sent, or sent and not yet recorded): id -> monotonic
-        # time their lease was set.
-        self._held: dict[int, float] = {}
-        self._lost: set[int] = set()  # held rows whose lease ran out and another relay claimed
+        self._in_flight = 0  # claimed rows in the lanes (a batch's top-up rows do not count)
+        self._holdings = Holdings(store, worker_id, self._config.lease)
         self._claim_batch = max(1, self._config.max_in_flight // 4)
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -135,10 +143,10 @@ class OutboxRelay:
             self._claims = None
         queued = [lane.queue.get_nowait() for lane in self.lanes.values() for _ in range(lane.queue.qsize())]
         for claimed in queued:
-            self._finished(self.lanes[self._channel_for(claimed)], claimed, sent=False)
+            self._finished(self.lanes[self._channel_for(claimed)], Batch.of(claimed), sent=False)
             with contextlib.suppress(Exception):  # not handed back: its lease runs out instead
                 await self._store.reschedule(
-                    claimed, self._worker_id, delay=timedelta(0), error="relay stopped", count_attempt=False
+                    [claimed], self._worker_id, delay=timedelta(0), error="relay stopped", count_attempt=False
                 )
         lanes = list(self.lanes.values())
         if lanes:  # the send in progress on each lane finishes, up to the grace period
@@ -170,7 +178,7 @@ class OutboxRelay:
         try:
             while not self._stopping:
                 self._wake.clear()
-                await self._renew_leases()
+                await self._holdings.renew()
                 if not self._has_room():  # lanes wake us as they finish
                     await self._sleep(self._local_timeout())
                     continue
@@ -191,45 +199,16 @@ class OutboxRelay:
         claimed = await self._store.claim(self._worker_id, lease=self._config.lease, limit=capacity)
         now = time.monotonic()
         for item in claimed:
-            already_here = item.notification.id in self._held
-            self._held[item.notification.id] = now
-            self._lost.discard(item.notification.id)
+            already_here = item.notification.id in self._holdings
+            self._holdings.hold([item.notification.id], now)
             if already_here:  # our lease ran out while it waited here; the claim renewed it
                 continue
             self._in_flight += 1
             self._lane(self._channel_for(item)).queue.put_nowait(item)
         return len(claimed) == capacity
 
-    def _renew_after(self) -> float:
-        return self._config.lease.total_seconds() / 2
-
-    async def _renew_leases(self) -> None:
-        """Keep the leases of rows still held here, so no other relay (nor this one) claims them again."""
-        started = time.monotonic()
-        due = [
-            i for i, at in self._held.items() if started - at >= self._renew_after() and i not in self._lost
-        ]
-        if not due:
-            return
-        kept = await self._store.renew(due, self._worker_id, lease=self._config.lease)
-        for outbox_id in due:
-            if outbox_id not in self._held:
-                continue  # finished while we renewed
-            if outbox_id in kept:
-                self._held[outbox_id] = started
-            else:
-                self._lost.add(outbox_id)
-
-    def _release(self, claimed: ClaimedNotification) -> None:
-        self._held.pop(claimed.notification.id, None)
-        self._lost.discard(claimed.notification.id)
-
     def _local_timeout(self) -> float:
-        timeout = self._config.poll_interval_s
-        renewing = [at for i, at in self._held.items() if i not in self._lost]
-        if renewing:
-            timeout = min(timeout, max(0.0, min(renewing) + self._renew_after() - time.monotonic()))
-        return timeout
+        return self._holdings.next_renewal_in(self._config.poll_interval_s)
 
     async def _idle_timeout(self) -> float:
         timeout = self._local_timeout()
@@ -258,7 +237,11 @@ class OutboxRelay:
                 self._lane_task_name(channel),
                 lambda: self._drive_lane(lane),
                 on_crash=lambda exc: self._lane_crashed(lane, exc),
-                context=lambda: {"channel": channel, "queued": lane.queue.qsize(), **self._row(lane.current)},
+                context=lambda: {
+                    "channel": channel,
+                    "queued": lane.queue.qsize(),
+                    **self._rows(lane.current),
+                },
             )
         return lane
 
@@ -275,58 +258,65 @@ class OutboxRelay:
                     self.pacer.prune()
                     return
                 continue
-            lane.current = claimed
-            sent = await self._courier.deliver(claimed, lane.channel, lost=self._lost.__contains__)
-            lane.current = None
-            if sent is not None:  # held (no longer renewed) until the recorder has it
+            lane.current = Batch.of(claimed)
+            ready = await self._ready(lane, lane.current)
+            sent = await self._courier.deliver(ready, lane.channel) if ready is not None else None
+            batch, lane.current = lane.current, None
+            if sent is not None:  # held until the recorder has it
                 self._recorder.add(sent)
-            self._finished(lane, claimed, sent=sent is not None)
+            self._finished(lane, batch, sent=sent is not None)
 
-    def _finished(self, lane: _Lane, claimed: ClaimedNotification, *, sent: bool) -> None:
+    async def _ready(self, lane: _Lane, batch: Batch) -> Batch | None:
+        """Wait for the channel's turn, then take in the changes of the incident committed meanwhile;
+        None when the rows are no longer ours."""
+        await self.pacer.acquire(lane.channel)  # the card update and its thread reply go out as one
+        if any(self._holdings.lost(i) for i in batch.ids):  # waited here past our lease, claimed again
+            bound_log(batch.head).warning(
+                "outbox.lease_lost", note="claimed by another relay while queued here; not sent"
+            )
+            return None
+        extended = await self._courier.top_up(batch)
+        if extended is not None and extended is not batch:
+            self._holdings.hold(extended.ids[len(batch.rows) :])
+            lane.current = extended
+        return extended
+
+    def _finished(self, lane: _Lane, batch: Batch, *, sent: bool) -> None:
         lane.queue.task_done()
         self._in_flight -= 1
         if not sent:
-            self._release(claimed)
+            self._holdings.release(batch.ids)
         if self._has_room():  # below that, the claim loop has nothing to do
             self._wake.set()
 
     async def _lane_crashed(self, lane: _Lane, exc: BaseException) -> None:
-        """Hand back the row being delivered: released first (never renewed again), then rescheduled."""
-        claimed, lane.current = lane.current, None
-        if claimed is None:
+        """Hand back the rows being delivered: released first (never renewed again), then rescheduled."""
+        batch, lane.current = lane.current, None
+        if batch is None:
             return
-        self._finished(lane, claimed, sent=False)
-        attempts = claimed.notification.attempts + 1
+        self._finished(lane, batch, sent=False)
         await self._store.reschedule(
-            claimed,
+            batch.rows,
             self._worker_id,
-            delay=timedelta(seconds=backoff_delay(attempts, self._config, self._rng)),
+            delay=timedelta(seconds=backoff_delay(batch.attempts + 1, self._config, self._rng)),
             error=f"relay: {type(exc).__name__}: {exc}",
         )
 
     @staticmethod
-    def _row(claimed: ClaimedNotification | None) -> dict[str, object]:
-        if claimed is None:
+    def _rows(batch: Batch | None) -> dict[str, object]:
+        if batch is None:
             return {}
-        n = claimed.notification
-        return {"outbox_id": n.id, "incident_id": n.incident_id, "team_id": n.team_id}
+        n = batch.head.notification
+        rows = {"outbox_ids": batch.ids} if len(batch.rows) > 1 else {}
+        return {"outbox_id": n.id, **rows, "incident_id": n.incident_id, "team_id": n.team_id}
 
     # ---- recorded -----------------------------------------------------------------------------
 
     def _recorded(self, batch: list[Sent], recorded: set[int]) -> None:
         now = self._clock()
         for sent in batch:
-            self._release(sent.claimed)
-            n = sent.claimed.notification
-            bound = bound_log(sent.claimed)
-            if n.id not in recorded:
-                bound.warning(
-                    "outbox.lease_lost", note="delivered after the lease expired; may be duplicated"
-                )
-            latency_ms = round((now - n.created_at).total_seconds() * 1000, 1)
-            bound.info(
-                "outbox.delivered", channel=sent.channel, latency_ms=latency_ms, attempts=n.attempts + 1
-            )
+            self._holdings.release(sent.batch.ids)
+        log_delivered(batch, recorded, now)
         self._wake.set()
 
     # ---- for tests and benchmarks -------------------------------------------------------------

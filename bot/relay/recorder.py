@@ -13,16 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from storage.outbox_store import CardLocation, ClaimedNotification, OutboxStore
+from bot.relay.batch import Batch
+from storage.outbox_store import CardLocation, OutboxStore
 
-RECORD_BATCH = 500  # rows per commit: bounds the statement after an outage left many waiting
+RECORD_BATCH = 500  # rows per commit (about): bounds the statement after an outage left many waiting
 
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """Slack accepted this row (and, for a posted card, said where the card lives)."""
+    """Slack accepted this delivery (and, for a posted card, said where the card lives). Every row of
+    its batch is recorded in the same commit."""
 
-    claimed: ClaimedNotification
+    batch: Batch
     card: CardLocation | None
     channel: str
 
@@ -46,7 +48,7 @@ class SentRecorder:
         self._arrived.set()
 
     def waiting_ids(self) -> list[int]:
-        return [s.claimed.notification.id for s in self._waiting]
+        return [i for s in self._waiting for i in s.batch.ids]
 
     def context(self) -> dict[str, Any]:
         """For the supervisor's log line when a commit fails."""
@@ -60,10 +62,21 @@ class SentRecorder:
                 self._arrived.clear()
                 await self._arrived.wait()
                 continue
-            batch = self._waiting[:RECORD_BATCH]
-            recorded = await self._store.mark_sent_many([(s.claimed, s.card) for s in batch], self._worker_id)
+            batch = self._next_commit()
+            recorded = await self._store.mark_sent_many(
+                [(claimed, s.card) for s in batch for claimed in s.batch.rows], self._worker_id
+            )
             del self._waiting[: len(batch)]  # only now: a failed commit leaves them for the retry
             self._on_recorded(batch, recorded)
+
+    def _next_commit(self) -> list[Sent]:
+        """Whole deliveries, never a batch split across commits, up to about RECORD_BATCH rows."""
+        count = rows = 0
+        for sent in self._waiting:
+            if rows >= RECORD_BATCH:
+                break
+            count, rows = count + 1, rows + len(sent.batch.rows)
+        return self._waiting[:count]
 
     async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109 - a grace period, not a deadline
         """Wait until everything waiting is recorded; False when `timeout` ran out first."""

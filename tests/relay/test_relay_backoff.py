@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import structlog
 
+from bot.relay.batch import Batch
 from bot.relay.outbox_relay import OutboxRelay, RelayConfig
 from domain import Incident, Severity, Status
 from domain.changes import ChangeKind, IncidentChange
@@ -25,8 +25,8 @@ class RecordingStore:
     def __init__(self) -> None:
         self.rescheduled: list[dict[str, Any]] = []
 
-    async def reschedule(self, claimed: ClaimedNotification, worker_id: str, **kwargs: Any) -> None:
-        self.rescheduled.append({"id": claimed.notification.id, "worker": worker_id, **kwargs})
+    async def reschedule(self, rows: list[ClaimedNotification], worker_id: str, **kwargs: Any) -> None:
+        self.rescheduled.append({"ids": [c.notification.id for c in rows], "worker": worker_id, **kwargs})
 
 
 def claimed(attempts: int) -> ClaimedNotification:
@@ -72,9 +72,7 @@ async def delays(attempts: int, *, seeds: range, config: RelayConfig = DEFAULT) 
     out = []
     for seed in seeds:
         store = RecordingStore()
-        await relay(store, seed, config).courier.retry_later(
-            claimed(attempts), "http_503", structlog.get_logger()
-        )
+        await relay(store, seed, config).courier.retry_later(Batch.of(claimed(attempts)), "http_503")
         [call] = store.rescheduled
         assert call["error"] == "http_503"
         assert call.get("count_attempt", True) is True
