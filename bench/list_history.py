@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -36,9 +35,10 @@ from typing import Any, cast
 
 import asyncpg
 from alembic import command
-from sqlalchemy import Table, event, insert, text
+from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.timing import Statement, captured, medians_ms
 from devtools.pg_cluster import PgCluster, find_pg_bin
 from domain import ListFilter, ListPosition, Severity, Status
 from storage.database import alembic_config, create_engine, create_session_factory
@@ -178,39 +178,6 @@ class Case:
 
     def ok(self) -> bool:
         return not self.plan_faults and all(self.ratio(p) <= TARGET for p in ("first", "deep"))
-
-
-async def medians_ms(fns: list[Callable[[], Awaitable[Any]]], reps: int) -> list[float]:
-    """Median wall time of each function; runs are interleaved so background load hits all alike."""
-    for fn in fns * 2:  # warm caches and prepared statements
-        await fn()
-    samples: list[list[float]] = [[] for _ in fns]
-    for rep in range(reps):
-        for k in range(len(fns)):
-            index = (k + rep) % len(fns)  # rotate which one goes first
-            started = time.perf_counter()
-            await fns[index]()
-            samples[index].append((time.perf_counter() - started) * 1000)
-    return [statistics.median(s) for s in samples]
-
-
-Statement = tuple[str, Any]  # SQL text and parameters exactly as sent to the driver
-
-
-async def captured(engine: AsyncEngine, fn: Callable[[], Awaitable[Any]]) -> Statement:
-    """Run `fn` and return the last statement on `incidents` it sent to the driver."""
-    seen: list[Statement] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "FROM incidents" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", capture)
-    try:
-        await fn()
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", capture)
-    return seen[-1]
 
 
 REMOVED = re.compile(r"Rows Removed by (Filter|Index Recheck): (\d+)")
