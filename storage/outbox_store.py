@@ -151,18 +151,7 @@ class OutboxStore:
         if not ids:
             return set()
         async with self._session_factory() as session, session.begin():
-            result = await session.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id.in_(ids),
-                    OutboxRow.claimed_by == worker_id,
-                    OutboxRow.state == OutboxState.PENDING.value,
-                )
-                .values(claimed_until=db_now(lease))
-                .returning(OutboxRow.id)
-                .execution_options(synchronize_session=False)
-            )
-            return set(result.scalars().all())
+            return await _renew_in(session, ids, worker_id, lease)
 
     async def extend(
         self,
@@ -181,18 +170,7 @@ class OutboxStore:
         ids = [c.notification.id for c in held]
         incident_id = held[0].notification.incident_id
         async with self._session_factory() as session, session.begin():
-            kept = await session.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id.in_(ids),
-                    OutboxRow.claimed_by == worker_id,
-                    OutboxRow.state == OutboxState.PENDING.value,
-                )
-                .values(claimed_until=db_now(lease))
-                .returning(OutboxRow.id)
-                .execution_options(synchronize_session=False)
-            )
-            if len(set(kept.scalars().all())) != len(ids):
+            if len(await _renew_in(session, ids, worker_id, lease)) != len(ids):
                 return None
             taken = (
                 await self._take_behind(session, incident_id, max(ids), limit, accept) if limit > 0 else []
@@ -348,3 +326,19 @@ class OutboxStore:
                 .execution_options(synchronize_session=False)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _renew_in(session: AsyncSession, ids: Sequence[int], worker_id: str, lease: timedelta) -> set[int]:
+    """Extend, in the caller's transaction, `worker_id`'s leases on the pending rows it still holds."""
+    result = await session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.id.in_(ids),
+            OutboxRow.claimed_by == worker_id,
+            OutboxRow.state == OutboxState.PENDING.value,
+        )
+        .values(claimed_until=db_now(lease))
+        .returning(OutboxRow.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(result.scalars().all())
