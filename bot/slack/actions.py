@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -13,6 +14,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from bot.render.card import card_text, parse_button_value, render_card
 from bot.render.incident_list import NEXT_PAGE_ACTION_ID
 from bot.runtime import ListenerDeps
+from bot.slack.errors import late_failure_reply
 from bot.slack.list_pages import list_page_message
 from bot.slack.replies import notice
 from domain import IncidentValidationError, InvalidTransitionError, Status
@@ -60,29 +62,27 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             raise BadButtonError() from None
         structlog.contextvars.bind_contextvars(incident_id=incident_id)
         team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
-        try:
-            incident = await service.transition(
-                team_id=team_id,
-                incident_id=incident_id,
-                target=target,
-                actor_id=user_id,
-                expected=drawn_status,
-            )
-        except InvalidTransitionError as refusal:
-            # A stale card or a lost race: nothing applied; show what changed and the current card.
-            current = await service.get(team_id, incident_id)
-            deps.tasks.spawn(
-                respond(**notice(str(refusal), extra=render_card(current)), replace_original=False),
-                name="respond.refused",
-            )
-            return
         channel_id, message_ts = _where(body)
-        if (channel_id, message_ts) == (incident.card_channel_id, incident.card_ts):
-            return  # the relay updates its own card, in commit order
-        deps.tasks.spawn(
-            respond(text=card_text(incident), blocks=render_card(incident), replace_original=True),
-            name="respond.card",
-        )
+
+        async def apply() -> None:
+            try:
+                incident = await service.transition(
+                    team_id=team_id,
+                    incident_id=incident_id,
+                    target=target,
+                    actor_id=user_id,
+                    expected=drawn_status,
+                )
+            except InvalidTransitionError as refusal:
+                # A stale card or a lost race: nothing applied; show what changed and the current card.
+                current = await service.get(team_id, incident_id)
+                await respond(**notice(str(refusal), extra=render_card(current)), replace_original=False)
+                return
+            if (channel_id, message_ts) == (incident.card_channel_id, incident.card_ts):
+                return  # the relay updates its own card, in commit order
+            await respond(text=card_text(incident), blocks=render_card(incident), replace_original=True)
+
+        after_ack(deps, respond, apply, name="click")
 
     @app.action(NEXT_PAGE_ACTION_ID)
     async def on_next_page(
@@ -98,13 +98,32 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         state = deps.cursors.decode(
             action.get("value"), team_id=team_id, channel_id=channel_id, user_id=user_id
         )
-        message = await list_page_message(
-            deps,
-            team_id=team_id,
-            channel_id=channel_id,
-            user_id=user_id,
-            list_filter=state.list_filter,
-            severity=state.severity,
-            after=state.position,
-        )
-        deps.tasks.spawn(respond(**message, replace_original=True), name="respond.list")
+
+        async def next_page() -> None:
+            message = await list_page_message(
+                deps,
+                team_id=team_id,
+                channel_id=channel_id,
+                user_id=user_id,
+                list_filter=state.list_filter,
+                severity=state.severity,
+                after=state.position,
+            )
+            await respond(**message, replace_original=True)
+
+        after_ack(deps, respond, next_page, name="next_page")
+
+
+def after_ack(
+    deps: ListenerDeps, respond: AsyncRespond, work: Callable[[], Awaitable[None]], *, name: str
+) -> None:
+    """Run a button's work after its ack has gone (Slack's 3 s never waits on the database); the outcome,
+    a refusal or a failure travels by the response_url like every other answer to a click."""
+
+    async def run() -> None:
+        try:
+            await work()
+        except Exception as error:  # noqa: BLE001 - every failure becomes the clicker's answer, logged
+            await respond(**late_failure_reply(error))
+
+    deps.tasks.spawn(run(), name=name)

@@ -37,13 +37,25 @@ def _json(body: dict[str, Any]) -> BoltResponse:
     return BoltResponse(status=200, body=json.dumps(body), headers={"content-type": "application/json"})
 
 
+def _log(error: Exception) -> None:
+    if isinstance(error, DomainError):
+        log.info("request.refused", error=type(error).__name__, message=str(error))
+    else:
+        log.error("request.failed", exc_info=error)
+
+
+def late_failure_reply(error: Exception) -> dict[str, Any]:
+    """For work done after the ack (buttons): the failure logged, and the ephemeral answer to post to
+    the response_url, beside the message that was clicked (never replacing it)."""
+    _log(error)
+    message, usage = _message_for(error)
+    return {**refusal(message, usage), "replace_original": False}
+
+
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], request: AsyncBoltRequest) -> BoltResponse:
-        if isinstance(error, DomainError):
-            log.info("request.refused", error=type(error).__name__, message=str(error))
-        else:
-            log.error("request.failed", exc_info=error)
+        _log(error)
         message, usage = _message_for(error)
         payload_type = body.get("type")
         if payload_type == "view_submission":

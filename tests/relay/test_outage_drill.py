@@ -117,6 +117,8 @@ class Responder:
         if answer == DB_DOWN:
             self.told += 1
             return ""
+        if answer.startswith("Nothing applied"):  # lost the race to this responder's own click: told
+            return ""
         assert _INC.search(answer), (text, body)  # done: the reply names the incident
         return answer
 
@@ -164,8 +166,13 @@ def _token(url: str | None) -> str:
 
 
 def told_through_response_urls(stand_in: SlackStandIn) -> set[str]:
-    """The response_urls that carried "the database is not answering" (refused clicks are told so)."""
-    return {_token(c.response_url) for c in stand_in.calls("response_url") if DB_DOWN in json.dumps(c.args)}
+    """The response_urls that told a clicker nothing was applied: the database was not answering, or
+    someone (this responder's own next command, say) moved the incident first."""
+    return {
+        _token(c.response_url)
+        for c in stand_in.calls("response_url")
+        if DB_DOWN in json.dumps(c.args) or "Nothing applied" in json.dumps(c.args)
+    }
 
 
 def _button(blocks: list[dict], action_id: str) -> dict | None:
@@ -174,6 +181,31 @@ def _button(blocks: list[dict], action_id: str) -> dict | None:
             if element.get("action_id") == action_id:
                 return element
     return None
+
+
+async def clicks_settled(url: str, stand_in: SlackStandIn, clicks: dict[int, BotReply]) -> None:
+    """Wait until every click has its outcome: its move is in, or its clicker got an answer."""
+    engine = create_engine(url)
+    try:
+        async with asyncio.timeout(40):
+            while True:
+                async with engine.connect() as conn:
+                    moved = set(
+                        (
+                            await conn.execute(
+                                select(IncidentEventRow.incident_id).where(
+                                    IncidentEventRow.accepted.is_(True),
+                                    IncidentEventRow.to_status == "acknowledged",
+                                )
+                            )
+                        ).scalars()
+                    )
+                answered = {_token(c.response_url) for c in stand_in.calls("response_url")}
+                if all(i in moved or _token(r.response_url) in answered for i, r in clicks.items()):
+                    return
+                await asyncio.sleep(0.1)
+    finally:
+        await engine.dispose()
 
 
 async def accepted_changes(url: str) -> dict[int, list[str]]:
@@ -362,6 +394,7 @@ async def test_sqlite_under_write_contention_answers_every_request(
         zip(declared, await asyncio.gather(*(click(i, u, c) for i, (u, c) in declared.items())), strict=True)
     )
     assert Counter(r.status for r in clicks.values()) == {200: len(declared)}
+    await clicks_settled(url, stand_in, clicks)  # clicks are acked first; their work follows
     await wait_all_sent(url, timeout=40)
     changes = await accepted_changes(url)
     await asyncio.sleep(0.5)  # response_url answers of refused clicks arrive after the ack

@@ -60,8 +60,9 @@ async def test_button_clicks_are_audited_stale_ones_as_refused(bot: BotHarness) 
 
     with captured_logs() as logs:
         await click(ALICE)
+        await response_after(bot.stand_in, 0)  # clicks are acked first; Alice's move is answered
         await click(BOB)  # the same card, now stale
-        await response_after(bot.stand_in, 0, 2)
+        await response_after(bot.stand_in, 1)
     [accepted] = events(logs, "incident.transition.accepted")
     [refused] = events(logs, "incident.transition.refused")
     assert (accepted["team_id"], accepted["incident_id"], accepted["actor_id"]) == (TEAM, 1, ALICE)
