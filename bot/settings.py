@@ -137,6 +137,15 @@ def _secret(env: Mapping[str, str], name: str, derived: bytes) -> bytes:
     return secret
 
 
+def api_token_secret(env: Mapping[str, str]) -> bytes:
+    """The API token key alone (`incident-tracker token` needs nothing else to sign)."""
+    raw_signing = env.get("SLACK_SIGNING_SECRET", "").strip()
+    if not env.get("API_TOKEN_SECRET", "") and not raw_signing:
+        raise SettingsError("API_TOKEN_SECRET or SLACK_SIGNING_SECRET is required to sign API tokens")
+    derived = derive_api_token_secret(raw_signing) if raw_signing else b""
+    return _secret(env, "API_TOKEN_SECRET", derived)
+
+
 def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
     """Read every variable once; raise `SettingsError` naming the first bad one."""
     signing_secret = _required(env, "SLACK_SIGNING_SECRET")
@@ -158,7 +167,7 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         database_url=_database_url(env),
         incident_channel=channel,
         cursor_secret=_secret(env, "CURSOR_SECRET", derive_cursor_secret(signing_secret)),
-        api_token_secret=_secret(env, "API_TOKEN_SECRET", derive_api_token_secret(signing_secret)),
+        api_token_secret=api_token_secret(env),
         responders=_responders(env),
         host=env.get("HOST", "").strip() or "127.0.0.1",
         port=_int(env, "PORT", 3000, 0, 65535),
