@@ -47,7 +47,8 @@ async def authenticate(request: web.Request, ctx: ApiContext, scope: Scope) -> P
         raise _refused("unknown", "The bearer token is not one this service issued.")
     if record.revoked_at is not None:
         raise _refused("revoked", "The bearer token has been revoked.")
-    if (record.team_id, record.name, record.scopes) != (claims.team_id, claims.name, claims.scopes):
+    recorded = (record.team_id, record.name, record.scopes, int(record.expires_at.timestamp()))
+    if recorded != (claims.team_id, claims.name, claims.scopes, claims.expires):
         raise _refused("mismatch", "The bearer token does not match its record.")
     principal = Principal(jti=claims.jti, name=claims.name, team_id=claims.team_id, scopes=claims.scopes)
     structlog.contextvars.bind_contextvars(team_id=principal.team_id, api_token=principal.jti)

@@ -39,6 +39,7 @@ class TokenClaims:
     name: str
     team_id: str
     scopes: frozenset[Scope]
+    expires: int  # the `exp` claim, seconds since the epoch
 
 
 def _is_int(value: object) -> bool:
@@ -116,4 +117,4 @@ def _claims(claims: dict[str, Any]) -> TokenClaims:
         scopes = parse_scopes(scope)
     except IncidentValidationError:
         raise TokenError("The bearer token is not valid.") from None
-    return TokenClaims(jti=jti, name=name, team_id=team, scopes=scopes)
+    return TokenClaims(jti=jti, name=name, team_id=team, scopes=scopes, expires=claims["exp"])

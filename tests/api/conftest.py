@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -52,9 +52,10 @@ class Api:
         team: str = TEAM,
         scopes: tuple[Scope, ...] = (READ, WRITE),
         ttl: timedelta = timedelta(days=1),
+        issued_at: datetime | None = None,
     ) -> tuple[str, str]:
         """A token recorded like `incident-tracker token issue` records one; returns (token, jti)."""
-        now = utcnow().replace(microsecond=0)
+        now = (issued_at or utcnow()).replace(microsecond=0)
         token, record = TokenCodec(self.settings.api_token_secret).issue(
             name=name, team_id=team, scopes=frozenset(scopes), now=now, ttl=ttl
         )
