@@ -15,7 +15,8 @@ from domain.api_tokens import Scope, api_actor
 
 log = structlog.get_logger(__name__)
 
-_BEARER_RE = re.compile(r"Bearer ([!-~]{1,4096})", re.ASCII)
+# The scheme is case-insensitive (RFC 9110 §11.1); the token is visible ASCII.
+_BEARER_RE = re.compile(r"(?i:bearer) +([!-~]{1,4096})", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,9 @@ async def test_bad_queries_are_422(api: Api) -> None:
         "?cursor=abc",
         "?cursor=" + "a" * 3000,
         "?sort=id",
+        "?status=%FF",
+        "?status=act%00ive",
+        "?%FF=1",
     ]:
         answer = await api.call("GET", f"/api/v1/incidents{query}", token)
         assert answer.status == 422, query
@@ -132,3 +135,17 @@ async def test_unknown_routes_and_methods_are_problems(api: Api) -> None:
     assert "GET" in not_allowed.headers["Allow"]
     # postmortem.md belongs to the timeline issue: not routed yet.
     assert (await api.call("GET", "/api/v1/incidents/1/postmortem.md", token)).status == 404
+
+
+async def test_odd_headers_and_paths_are_4xx(api: Api) -> None:
+    token, _ = await api.issue()
+    for path in [
+        "/api/v1/incidents/%FF",
+        "/api/v1/incidents/%00",
+        "/api/v1/incidents/INC-%F0%9F%94%A5/events",
+    ]:
+        assert (await api.call("GET", path, token)).status == 404, path
+    odd = {"Authorization": "Bearer \u00e9t\u00e9.abc.def".encode().decode("latin-1")}
+    assert (await api.call("GET", "/api/v1/incidents", headers=odd)).status == 401
+    lowercase = {"Authorization": f"bearer {token}"}
+    assert (await api.call("GET", "/api/v1/incidents", headers=lowercase)).status == 200  # RFC 9110
