@@ -25,7 +25,9 @@ def configure_logging(log_format: LogFormat, *, level: int = logging.INFO) -> No
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # One write per line (message and newline together): `print` writes them separately, and under
+        # PYTHONUNBUFFERED two `serve --workers` processes sharing stdout could interleave mid-line.
+        logger_factory=structlog.WriteLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
     # Libraries (bolt, aiohttp, SQLAlchemy) log through the standard library: same stream, warnings up.
