@@ -19,6 +19,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.api.context import API, ApiContext
+from bot.api.cursors import ApiCursorCodec
+from bot.api.routes import add_api_routes
+from bot.api.tokens import TokenCodec
 from bot.background import BackgroundTasks
 from bot.http_routes import add_routes
 from bot.relay.outbox_relay import OutboxRelay, RelayConfig
@@ -29,6 +33,7 @@ from bot.slack.cursors import CursorCodec
 from bot.slack.listeners import register_listeners
 from bot.slack.request_guard import MAX_BODY_BYTES
 from domain.clock import utcnow
+from storage.api_tokens import ApiTokenStore
 from storage.database import alembic_head, create_engine, create_session_factory, init_db
 from storage.outbox_store import OutboxStore
 from storage.unit_of_work import UnitOfWorkFactory
@@ -129,7 +134,16 @@ def build_application(
         relay=relay,
         schema_head=alembic_head(),
     )
+    app[API] = ApiContext(
+        service=service,
+        tokens=TokenCodec(settings.api_token_secret),
+        token_records=ApiTokenStore(uow_factory.session_factory, read_engine),
+        cursors=ApiCursorCodec(settings.api_token_secret, clock=clock),
+        incident_channel=settings.incident_channel,
+        clock=clock,
+    )
     add_routes(app)
+    add_api_routes(app)
     app.on_startup.append(_on_startup)
     app.on_cleanup.append(_on_cleanup)
     return app

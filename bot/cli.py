@@ -134,6 +134,100 @@ async def _outbox(args: argparse.Namespace) -> int:
         await engine.dispose()
 
 
+_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+TTL_MAX_DAYS = 3650
+
+
+def _ttl(raw: str) -> int:
+    """`90d`, `12h`, `30m`, `3600s` → seconds (argparse type)."""
+    import re
+
+    match = re.fullmatch(r"([0-9]{1,7})([smhd])", raw.strip())
+    seconds = int(match.group(1)) * _TTL_UNITS[match.group(2)] if match else 0
+    if not 0 < seconds <= TTL_MAX_DAYS * 86400:
+        raise argparse.ArgumentTypeError(
+            f"must be a duration such as 90d, 12h or 30m, at most {TTL_MAX_DAYS}d"
+        )
+    return seconds
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.settings import SettingsError, api_token_secret
+    from bot.slack_ids import STORED_ID_MAX, fits_storage, is_team_id
+    from domain.api_tokens import validate_token_name
+    from domain.errors import IncidentValidationError
+
+    secret = b""
+    if args.action == "issue":
+        try:
+            secret = api_token_secret(os.environ)
+            validate_token_name(args.name)
+        except (SettingsError, IncidentValidationError) as exc:
+            print(f"incident-tracker: {exc}", file=sys.stderr)
+            return 2
+        if not (is_team_id(args.team) and fits_storage(args.team)):
+            print(
+                f"incident-tracker: --team must be a Slack team id like T0123ABCD (at most {STORED_ID_MAX} "
+                f"characters), got {args.team[:40]!r}",
+                file=sys.stderr,
+            )
+            return 2
+    try:
+        return asyncio.run(_token(args, secret))
+    except (SQLAlchemyError, OSError) as exc:
+        return _database_failure(_database_url(args), "reach the token records in", exc)
+
+
+async def _token(args: argparse.Namespace, secret: bytes) -> int:
+    from datetime import timedelta
+
+    from bot.api.tokens import TokenCodec
+    from domain.api_tokens import Scope, format_scopes
+    from domain.clock import utcnow
+    from storage.api_tokens import ApiTokenStore
+    from storage.database import create_engine, create_session_factory
+
+    engine = create_engine(_database_url(args))
+    try:
+        store = ApiTokenStore(create_session_factory(engine), engine)
+        now = utcnow()
+        if args.action == "issue":
+            token, record = TokenCodec(secret).issue(
+                name=args.name,
+                team_id=args.team,
+                scopes=frozenset(Scope(s) for s in args.scope),
+                now=now.replace(microsecond=0),
+                ttl=timedelta(seconds=args.ttl),
+            )
+            await store.add(record)
+            print(
+                f"issued token {record.jti} '{record.name}' for team {record.team_id} "
+                f"({format_scopes(record.scopes)}), expires {record.expires_at.isoformat()}; "
+                "it is printed once, below:",
+                file=sys.stderr,
+            )
+            print(token)
+            return 0
+        if args.action == "revoke":
+            if await store.revoke(args.jti, now=now):
+                print(f"token {args.jti} revoked; every replica refuses it from now on")
+                return 0
+            print(f"incident-tracker: no unrevoked token with jti {args.jti[:64]!r}", file=sys.stderr)
+            return 1
+        print(f"{'jti':<32}  {'team':<12} {'name':<26} {'state':<8} {'expires':<25} scopes")
+        for t in await store.list():
+            state = "revoked" if t.revoked_at else ("expired" if t.expires_at <= now else "active")
+            print(
+                f"{t.jti:<32}  {t.team_id:<12} {t.name:<26} {state:<8} "
+                f"{t.expires_at.isoformat():<25} {format_scopes(t.scopes)}"
+            )
+        return 0
+    finally:
+        await engine.dispose()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="incident-tracker",
@@ -172,6 +266,25 @@ def build_parser() -> argparse.ArgumentParser:
     retry = outbox_sub.add_parser("retry", help="make a failed notification pending again")
     retry.add_argument("id", type=int)
     outbox.set_defaults(func=_cmd_outbox)
+
+    token = sub.add_parser("token", help="REST API tokens: issue, list, revoke")
+    token.add_argument("--database-url", help="overrides DATABASE_URL")
+    token_sub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    issue = token_sub.add_parser("issue", help="issue a token and print it once")
+    issue.add_argument("--name", required=True, help="who uses it, e.g. alertmanager (shown as 'NAME (API)')")
+    issue.add_argument("--team", required=True, help="the one Slack team id it acts in, e.g. T0123ABCD")
+    issue.add_argument(
+        "--scope",
+        required=True,
+        nargs="+",
+        choices=["incidents:read", "incidents:write", "alerts:write"],
+        help="one or more scopes",
+    )
+    issue.add_argument("--ttl", type=_ttl, default=_ttl("90d"), help="lifetime, e.g. 90d, 12h (default 90d)")
+    token_sub.add_parser("list", help="every issued token (never the token itself)")
+    revoke = token_sub.add_parser("revoke", help="revoke a token at once, on every replica")
+    revoke.add_argument("jti")
+    token.set_defaults(func=_cmd_token)
     return parser
 
 

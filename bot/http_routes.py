@@ -1,4 +1,5 @@
-"""The HTTP surface (SPEC §3): /slack/events behind the signature guard, /healthz, /readyz."""
+"""The HTTP surface (SPEC §3): /slack/events behind the signature guard, /healthz, /readyz (the REST API's
+routes are added by `bot.api.routes`)."""
 
 from __future__ import annotations
 

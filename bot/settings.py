@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.keys import MIN_SECRET_BYTES, derive_api_token_secret
 from bot.slack.cursors import derive_cursor_secret
 from bot.slack_ids import STORED_ID_MAX, fits_storage, is_channel_id, is_user_id
 from domain.authorization import may_change
@@ -53,6 +54,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     incident_channel: str | None = None
     cursor_secret: bytes = b""
+    api_token_secret: bytes = b""
     responders: frozenset[str] | None = None
     host: str = "127.0.0.1"
     port: int = 3000
@@ -124,14 +126,24 @@ def _responders(env: Mapping[str, str]) -> frozenset[str] | None:
     return ids
 
 
-def _cursor_secret(env: Mapping[str, str], signing_secret: str) -> bytes:
-    raw = env.get("CURSOR_SECRET", "")
+def _secret(env: Mapping[str, str], name: str, derived: bytes) -> bytes:
+    """`name`'s value when set (at least 32 bytes), else the key derived for its use."""
+    raw = env.get(name, "")
     if not raw:
-        return derive_cursor_secret(signing_secret)
+        return derived
     secret = raw.encode()
-    if len(secret) < 32:
-        raise SettingsError(f"CURSOR_SECRET must be at least 32 bytes, got {len(secret)}")
+    if len(secret) < MIN_SECRET_BYTES:
+        raise SettingsError(f"{name} must be at least {MIN_SECRET_BYTES} bytes, got {len(secret)}")
     return secret
+
+
+def api_token_secret(env: Mapping[str, str]) -> bytes:
+    """The API token key alone (`incident-tracker token` needs nothing else to sign)."""
+    raw_signing = env.get("SLACK_SIGNING_SECRET", "").strip()
+    if not env.get("API_TOKEN_SECRET", "") and not raw_signing:
+        raise SettingsError("API_TOKEN_SECRET or SLACK_SIGNING_SECRET is required to sign API tokens")
+    derived = derive_api_token_secret(raw_signing) if raw_signing else b""
+    return _secret(env, "API_TOKEN_SECRET", derived)
 
 
 def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
@@ -154,7 +166,8 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         slack_api_url=_slack_api_url(env),
         database_url=_database_url(env),
         incident_channel=channel,
-        cursor_secret=_cursor_secret(env, signing_secret),
+        cursor_secret=_secret(env, "CURSOR_SECRET", derive_cursor_secret(signing_secret)),
+        api_token_secret=api_token_secret(env),
         responders=_responders(env),
         host=env.get("HOST", "").strip() or "127.0.0.1",
         port=_int(env, "PORT", 3000, 0, 65535),

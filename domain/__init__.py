@@ -2,11 +2,13 @@
 
 from domain.errors import (
     DomainError,
+    IdempotencyKeyReusedError,
     IncidentNotFoundError,
     IncidentValidationError,
     InvalidTransitionError,
     NotAuthorizedError,
     StaleStatusError,
+    StaleVersionError,
     VerbNotApplicableError,
 )
 from domain.incident_lifecycle import (
@@ -37,6 +39,7 @@ __all__ = [
     "VERB_TARGETS",
     "DomainError",
     "EventKind",
+    "IdempotencyKeyReusedError",
     "Incident",
     "IncidentNotFoundError",
     "IncidentValidationError",
@@ -47,6 +50,7 @@ __all__ = [
     "Page",
     "Severity",
     "StaleStatusError",
+    "StaleVersionError",
     "Status",
     "TimelineEvent",
     "VerbNotApplicableError",

@@ -72,3 +72,25 @@ class VerbNotApplicableError(InvalidTransitionError):
             f"`{verb}` applies to resolved incidents; this one is {current.value}. "
             f"Allowed from {current.value}: {_describe(ordered)}.",
         )
+
+
+class StaleVersionError(DomainError):
+    """The incident is no longer at the version the caller read (`If-Match`); nothing was applied."""
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(
+            f"Nothing applied: you sent version {expected}, but the incident is at version {current} "
+            "(someone changed it first). Read it again and retry."
+        )
+        self.expected = expected
+        self.current = current
+
+
+class IdempotencyKeyReusedError(DomainError):
+    """An Idempotency-Key already used for a different request within its window."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This Idempotency-Key was used with a different request body in the last 24 hours; "
+            "use a new key for a new request."
+        )

@@ -33,6 +33,15 @@ class IncidentReads:
         )
         return [event_from_row(r) for r in reversed(result.all())]
 
+    async def events_after(
+        self, team_id: str, incident_id: int, *, after_id: int = 0, limit: int = 50
+    ) -> list[TimelineEvent]:
+        """Up to `limit` events with an id above `after_id`, oldest first."""
+        result = await self._read(
+            queries.events_after(), team_id=team_id, incident_id=incident_id, after_id=after_id, limit=limit
+        )
+        return [event_from_row(r) for r in result.all()]
+
     async def list_incidents(
         self,
         team_id: str,

@@ -186,3 +186,41 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiTokenRow(Base):
+    """An issued API token (SPEC §10): looked up on every request, so revocation is immediate."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint("length(jti) BETWEEN 1 AND 64", name="jti_length"),
+        CheckConstraint("length(team_id) >= 1", name="team_present"),
+        CheckConstraint("length(name) BETWEEN 1 AND 26", name="name_length"),
+        CheckConstraint("length(scopes) >= 1", name="scopes_present"),
+        CheckConstraint("expires_at > created_at", name="expires_after_created"),
+        Index("ix_api_tokens_team_id", "team_id", "created_at"),
+    )
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(26), nullable=False)
+    scopes: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyKeyRow(Base):
+    """A declare's Idempotency-Key: the primary key makes two identical retries one incident."""
+
+    __tablename__ = "api_idempotency_keys"
+    __table_args__ = (
+        CheckConstraint("length(key) BETWEEN 1 AND 255", name="key_length"),
+        CheckConstraint("length(body_hash) = 64", name="body_hash_length"),
+    )
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    body_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    incident_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("incidents.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -49,6 +49,21 @@ def latest_events() -> Select[tuple[object, ...]]:
     )
 
 
+@cache
+def events_after() -> Select[tuple[object, ...]]:
+    """Params: team_id, incident_id, after_id, limit. Oldest first (the timeline's order)."""
+    return (
+        select(*EVENT_COLUMNS)
+        .where(
+            IncidentEventRow.team_id == bindparam("team_id"),
+            IncidentEventRow.incident_id == bindparam("incident_id"),
+            IncidentEventRow.id > bindparam("after_id"),
+        )
+        .order_by(IncidentEventRow.id)
+        .limit(bindparam("limit"))
+    )
+
+
 # One arm of a list query: a status group (None: any status) and a severity inlined as a literal
 # (None: the bound `severity` parameter when the list asks for one, else any severity).
 Arm = tuple[tuple[Status, ...] | None, Severity | None]

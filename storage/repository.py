@@ -117,6 +117,11 @@ class IncidentRepository(IncidentReads):
         )
         return moved
 
+    async def lock_version(self, current: Incident, version: int) -> Incident | None:
+        """`UPDATE … SET version = version WHERE version = :v`: takes the row lock for this transaction's
+        next changes and checks `If-Match` in SQL. None when the incident is at another version."""
+        return await self._update(current, IncidentRow.version == version, version=IncidentRow.version)
+
     async def change_severity(self, current: Incident, severity: Severity, *, actor_id: str) -> Incident:
         changed = await self._bump(current, severity=severity.value)
         change = IncidentChange(

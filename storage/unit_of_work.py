@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.clock import Clock, utcnow
+from storage.idempotency import IdempotencyKeys
 from storage.incident_reads import ConnectionReads
 from storage.repository import IncidentRepository
 
@@ -23,6 +25,7 @@ class UnitOfWork:
         self._clock = clock
         self._session: AsyncSession | None = None
         self._incidents: IncidentRepository | None = None
+        self._idempotency: IdempotencyKeys | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -36,9 +39,19 @@ class UnitOfWork:
             raise RuntimeError("use the unit of work inside `async with`")
         return self._incidents
 
+    @property
+    def idempotency(self) -> IdempotencyKeys:
+        if self._idempotency is None:
+            raise RuntimeError("use the unit of work inside `async with`")
+        return self._idempotency
+
+    def now(self) -> datetime:
+        return self._clock()
+
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._session_factory()
         self._incidents = IncidentRepository(self._session, clock=self._clock)
+        self._idempotency = IdempotencyKeys(self._session)
         return self
 
     async def __aexit__(
@@ -54,6 +67,7 @@ class UnitOfWork:
             await session.close()
             self._session = None
             self._incidents = None
+            self._idempotency = None
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -4,17 +4,22 @@ these operations, so each rule lives once. No Slack, no HTTP here."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.service.unit_of_work import IncidentStore, UnitOfWork, UnitOfWorkFactory
 from domain import (
     EventKind,
+    IdempotencyKeyReusedError,
     Incident,
+    IncidentValidationError,
     InvalidTransitionError,
     ListFilter,
     ListPosition,
     NotAuthorizedError,
     Page,
     Severity,
+    StaleVersionError,
     Status,
     TimelineEvent,
 )
@@ -24,6 +29,26 @@ from domain.validation import validate_description, validate_note, validate_titl
 
 # Attempts at the guarded UPDATE before giving up: each retry means another writer committed first.
 MAX_GUARD_ATTEMPTS = 5
+# How long an Idempotency-Key stands for the declare it was first sent with (SPEC §10).
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """A client's Idempotency-Key and a hash of the request it came with."""
+
+    key: str
+    body_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentUpdate:
+    """Several changes to apply together (the API's PATCH); None leaves a field as it is."""
+
+    status: Status | None = None
+    severity: Severity | None = None
+    commander_id: str | None = None
+    note: str | None = None
 
 
 class GuardContentionError(RuntimeError):
@@ -61,6 +86,15 @@ class IncidentService:
         async with self._uow_factory.reader() as incidents:
             return await incidents.get(team_id, incident_id)
 
+    async def events_page(
+        self, team_id: str, incident_id: int, *, after_id: int, limit: int
+    ) -> tuple[list[TimelineEvent], bool]:
+        """The timeline oldest first, from after `after_id`; True when more events follow."""
+        async with self._uow_factory.reader() as incidents:
+            await incidents.get(team_id, incident_id)
+            events = await incidents.events_after(team_id, incident_id, after_id=after_id, limit=limit + 1)
+        return events[:limit], len(events) > limit
+
     async def list_page(
         self,
         team_id: str,
@@ -86,10 +120,29 @@ class IncidentService:
         title: str,
         severity: Severity,
         description: str = "",
+        idempotency: IdempotencyKey | None = None,
     ) -> Incident:
-        """Anyone may raise the alarm; changing an incident is what INCIDENT_RESPONDERS restricts."""
+        """Anyone may raise the alarm; changing an incident is what INCIDENT_RESPONDERS restricts.
+
+        With an `idempotency` key, the same key and request within 24 h answer with the incident the
+        first one declared (the key is claimed before the incident is written, in the same
+        transaction); the same key with another request is refused.
+        """
         title, description = validate_title(title), validate_description(description)
         async with self._uow_factory() as uow:
+            if idempotency is not None:
+                now = uow.now()
+                held = await uow.idempotency.claim(
+                    team_id,
+                    idempotency.key,
+                    idempotency.body_hash,
+                    now=now,
+                    not_before=now - IDEMPOTENCY_WINDOW,
+                )
+                if held is not None:
+                    if held.body_hash != idempotency.body_hash or held.incident_id is None:
+                        raise IdempotencyKeyReusedError
+                    return await uow.incidents.get(team_id, held.incident_id)
             incident = await uow.incidents.declare(
                 team_id=team_id,
                 title=title,
@@ -98,6 +151,8 @@ class IncidentService:
                 severity=severity,
                 description=description,
             )
+            if idempotency is not None:
+                await uow.idempotency.complete(team_id, idempotency.key, incident.id)
             await uow.commit()
         self._on_commit()
         return incident
@@ -120,20 +175,55 @@ class IncidentService:
             current = await self._authorized(
                 uow, team_id, incident_id, actor_id, EventKind.STATUS_CHANGED, target
             )
-            for _ in range(MAX_GUARD_ATTEMPTS):
-                try:
-                    decide_transition(current.status, target, expected=expected, verb=verb)
-                except InvalidTransitionError as refusal:
-                    await self._refuse(uow, current, actor_id, EventKind.STATUS_CHANGED, refusal, target)
-                    raise
-                moved = await uow.incidents.move_status(current, target, actor_id=actor_id, note=checked_note)
-                if moved is not None:
-                    await uow.commit()
-                    self._on_commit()
-                    return moved
-                expected = expected or current.status
-                current = await uow.incidents.get(team_id, incident_id)
-        raise GuardContentionError("the incident kept changing; nothing was applied")  # pragma: no cover
+            moved = await self._move(
+                uow, current, target, actor_id, checked_note, expected=expected, verb=verb
+            )
+            await uow.commit()
+        self._on_commit()
+        return moved
+
+    async def update(
+        self,
+        *,
+        team_id: str,
+        incident_id: int,
+        actor_id: str,
+        changes: IncidentUpdate,
+        expected_version: int | None = None,
+    ) -> Incident:
+        """Apply several changes in one unit of work: all of them, or (on any refusal) none.
+
+        `expected_version` (`If-Match`) is checked in SQL and holds the row for the rest of the
+        transaction. A status move is decided first, so a refused move leaves every field as it was;
+        a note travels with the move when there is one. Fields equal to the current ones are no-ops.
+        """
+        note = validate_note(changes.note) if changes.note is not None else None
+        if changes.note is not None and not note and changes.status is None:
+            validate_note("", required=True)
+        if changes == IncidentUpdate():
+            raise IncidentValidationError("Nothing to change: send status, severity, commander_id or note.")
+        kind = EventKind.STATUS_CHANGED if changes.status is not None else EventKind.SEVERITY_CHANGED
+        async with self._uow_factory() as uow:
+            current = await self._authorized(uow, team_id, incident_id, actor_id, kind, changes.status)
+            if expected_version is not None:
+                locked = await uow.incidents.lock_version(current, expected_version)
+                if locked is None:
+                    latest = await uow.incidents.get(team_id, incident_id)
+                    raise StaleVersionError(expected_version, latest.version)
+                current = locked
+            if changes.status is not None:
+                current = await self._move(uow, current, changes.status, actor_id, note or None)
+            if changes.severity is not None and changes.severity != current.severity:
+                current = await uow.incidents.change_severity(current, changes.severity, actor_id=actor_id)
+            if changes.commander_id is not None and changes.commander_id != current.commander_id:
+                current = await uow.incidents.assign_commander(
+                    current, changes.commander_id, actor_id=actor_id
+                )
+            if note and changes.status is None:
+                current = await uow.incidents.add_note(current, note, actor_id=actor_id)
+            await uow.commit()
+        self._on_commit()
+        return current
 
     async def change_severity(
         self, *, team_id: str, incident_id: int, severity: Severity, actor_id: str
@@ -166,6 +256,33 @@ class IncidentService:
         )
 
     # ---- internals -----------------------------------------------------------------------------
+
+    async def _move(
+        self,
+        uow: UnitOfWork,
+        current: Incident,
+        target: Status,
+        actor_id: str,
+        note: str | None,
+        *,
+        expected: Status | None = None,
+        verb: str | None = None,
+    ) -> Incident:
+        """Decide on the current status, then move with the guarded UPDATE; a lost race decides again
+        against the status the winner left (so the loser is told, as a stale card would be). A refusal
+        is committed to the timeline, then raised."""
+        for _ in range(MAX_GUARD_ATTEMPTS):
+            try:
+                decide_transition(current.status, target, expected=expected, verb=verb)
+            except InvalidTransitionError as refusal:
+                await self._refuse(uow, current, actor_id, EventKind.STATUS_CHANGED, refusal, target)
+                raise
+            moved = await uow.incidents.move_status(current, target, actor_id=actor_id, note=note)
+            if moved is not None:
+                return moved
+            expected = expected or current.status
+            current = await uow.incidents.get(current.team_id, current.id)
+        raise GuardContentionError("the incident kept changing; nothing was applied")  # pragma: no cover
 
     async def _change(
         self,

@@ -4,6 +4,7 @@ them, and service tests hand in a fake one (cosmicpython's `AbstractUnitOfWork`)
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -14,6 +15,10 @@ class IncidentReader(Protocol):
     async def get(self, team_id: str, incident_id: int) -> Incident: ...
 
     async def timeline(self, team_id: str, incident_id: int, *, limit: int = 5) -> list[TimelineEvent]: ...
+
+    async def events_after(
+        self, team_id: str, incident_id: int, *, after_id: int = 0, limit: int = 50
+    ) -> list[TimelineEvent]: ...
 
     async def list_incidents(
         self,
@@ -44,6 +49,8 @@ class IncidentStore(IncidentReader, Protocol):
         self, current: Incident, target: Status, *, actor_id: str, note: str | None = None
     ) -> Incident | None: ...
 
+    async def lock_version(self, current: Incident, version: int) -> Incident | None: ...
+
     async def change_severity(self, current: Incident, severity: Severity, *, actor_id: str) -> Incident: ...
 
     async def assign_commander(self, current: Incident, commander_id: str, *, actor_id: str) -> Incident: ...
@@ -62,11 +69,34 @@ class IncidentStore(IncidentReader, Protocol):
     ) -> None: ...
 
 
+class IdempotencyRecordLike(Protocol):
+    @property
+    def body_hash(self) -> str: ...
+
+    @property
+    def incident_id(self) -> int | None: ...
+
+
+class IdempotencyStore(Protocol):
+    """Idempotency-Key claims, in the unit of work of the declare they guard."""
+
+    async def claim(
+        self, team_id: str, key: str, body_hash: str, *, now: datetime, not_before: datetime
+    ) -> IdempotencyRecordLike | None: ...
+
+    async def complete(self, team_id: str, key: str, incident_id: int) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """`async with uow: …; await uow.commit()`; whatever is not committed is rolled back on exit."""
 
     @property
     def incidents(self) -> IncidentStore: ...
+
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
+
+    def now(self) -> datetime: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -6,8 +6,6 @@ into either a `CursorState` or one `CursorError` whose message a responder can a
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ from typing import Any, Literal
 
 import jwt
 
+from bot.keys import LIST_CURSOR_LABEL, MIN_SECRET_BYTES, derive_key
 from domain.clock import utcnow
 from domain.errors import DomainError
 from domain.model import ListFilter, ListPosition, Severity
@@ -25,9 +24,6 @@ ALGORITHM = "HS256"
 JWT_TYP = "cursor+jwt"
 AUDIENCE = "incident-tracker:list-cursor"
 ISSUER = "incident-tracker"
-HKDF_SALT = b"incident-tracker/hkdf-salt/v1"
-HKDF_INFO = b"incident-tracker/list-cursor/v1"
-MIN_SECRET_BYTES = 32
 MAX_TOKEN_CHARS = 2000  # a Slack button value holds at most 2,000 characters
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -64,24 +60,11 @@ class CursorState:
     user_id: str
 
 
-def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int) -> bytes:
-    """HKDF (RFC 5869) with SHA-256."""
-    if not 0 < length <= 255 * hashlib.sha256().digest_size:
-        raise ValueError("HKDF output length out of range")
-    prk = hmac.new(salt or bytes(hashlib.sha256().digest_size), ikm, hashlib.sha256).digest()
-    okm, block, counter = b"", b"", 1
-    while len(okm) < length:
-        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
-        okm += block
-        counter += 1
-    return okm[:length]
-
-
 def derive_cursor_secret(signing_secret: str) -> bytes:
     """The cursor key when `CURSOR_SECRET` is unset: labelled, so it never equals the signing secret."""
     if not signing_secret:
         raise ValueError("the Slack signing secret is empty")
-    return hkdf_sha256(signing_secret.encode("utf-8"), salt=HKDF_SALT, info=HKDF_INFO, length=32)
+    return derive_key(signing_secret, LIST_CURSOR_LABEL)
 
 
 def _micros(dt: datetime) -> int:

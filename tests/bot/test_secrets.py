@@ -36,7 +36,9 @@ PASSWORD = f"pgpw{secrets.token_hex(10)}"
 SIGNING_SECRET = f"sign{secrets.token_hex(16)}"
 BOT_TOKEN = f"xoxb-secret-{secrets.token_hex(12)}"
 CURSOR_SECRET = f"cursor{secrets.token_hex(16)}"
+API_TOKEN_SECRET = f"apitok{secrets.token_hex(16)}"
 SECRETS = {
+    "the API token secret": API_TOKEN_SECRET,
     "the database password": PASSWORD,
     "the signing secret": SIGNING_SECRET,
     "the bot token": BOT_TOKEN,
@@ -77,11 +79,11 @@ class Captured:
     def add(self, where: str, text: str) -> None:
         self.texts[where] = self.texts.get(where, "") + text + "\n"
 
-    def assert_no_secret(self) -> None:
+    def assert_no_secret(self, **more: str) -> None:
         leaks = [
             f"{name} in {where}"
             for where, text in self.texts.items()
-            for name, value in SECRETS.items()
+            for name, value in (SECRETS | more).items()
             if value in text
         ]
         assert not leaks, leaks
@@ -93,6 +95,7 @@ def _env(database_url: str, **extra: str) -> dict[str, str]:
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_BOT_TOKEN=BOT_TOKEN,
         CURSOR_SECRET=CURSOR_SECRET,
+        API_TOKEN_SECRET=API_TOKEN_SECRET,
         DATABASE_URL=database_url,
         INCIDENT_CHANNEL=INCIDENTS,
         HOST="127.0.0.1",
@@ -192,6 +195,37 @@ async def test_serve_never_shows_a_secret(
             async with session.get(f"{serve.url}/readyz") as resp:
                 assert resp.status == 200
                 seen.add("/readyz", await resp.text())
+
+            # The REST API: a token issued once (its one legitimate appearance), then used and refused.
+            code, output = await _cli(
+                *(
+                    "token",
+                    "issue",
+                    "--name",
+                    "ci",
+                    "--team",
+                    TEAM,
+                    "--scope",
+                    "incidents:read",
+                    "incidents:write",
+                ),
+                env=_env(database_url),
+            )
+            assert code == 0, output
+            api_token = output.strip().splitlines()[-1]
+            api = f"{serve.url}/api/v1/incidents"
+            for method, url, token, body in [
+                ("GET", api, api_token, None),
+                ("POST", api, api_token, '{"title": "From the API"}'),
+                ("PATCH", f"{api}/1", api_token, '{"status": "closed"}'),
+                ("POST", api, api_token, '{"title": '),
+                ("GET", api, api_token[:-4] + "AAAA", None),
+                ("GET", api, CURSOR_SECRET, None),
+            ]:
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+                async with session.request(method, url, data=body, headers=headers) as resp:
+                    assert resp.status < 500
+                    seen.add(f"API {method} {url}", await resp.text() + json.dumps(dict(resp.headers)))
             await stand_in.wait_for("chat.postMessage", 2, timeout=15)
         finally:
             await serve.stop()
@@ -213,7 +247,10 @@ async def test_serve_never_shows_a_secret(
     code, output = await _cli("outbox", "list", "--state", "all", env=_env(database_url))
     seen.add("outbox list", output)
     assert code == 0, output
-    seen.assert_no_secret()
+    code, output = await _cli("token", "list", env=_env(database_url))
+    seen.add("token list", output)
+    assert code == 0, output
+    seen.assert_no_secret(**{"the API token": api_token})
 
 
 async def test_start_up_failures_never_show_a_secret(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.keys import derive_api_token_secret
 from bot.settings import DEFAULT_DATABASE_URL, DEFAULT_SLACK_API_URL, SettingsError, load_settings
 from bot.slack.cursors import derive_cursor_secret
 
@@ -58,6 +59,16 @@ def test_cursor_secret_is_derived_from_the_signing_secret_when_unset() -> None:
     assert settings.cursor_secret != b"s3cret-signing"
     other = load_settings({**REQUIRED, "SLACK_SIGNING_SECRET": "another"})
     assert other.cursor_secret != settings.cursor_secret
+
+
+def test_api_token_secret_has_its_own_derived_key_and_a_minimum_length() -> None:
+    settings = load_settings(REQUIRED)
+    assert settings.api_token_secret == derive_api_token_secret("s3cret-signing")
+    assert len(settings.api_token_secret) == 32
+    assert settings.api_token_secret not in {settings.cursor_secret, b"s3cret-signing"}
+    assert load_settings({**REQUIRED, "API_TOKEN_SECRET": "a" * 32}).api_token_secret == b"a" * 32
+    with pytest.raises(SettingsError, match="API_TOKEN_SECRET must be at least 32 bytes"):
+        load_settings({**REQUIRED, "API_TOKEN_SECRET": "a" * 31})
 
 
 def test_responders() -> None:

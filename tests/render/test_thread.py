@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.render.thread import thread_text
+from domain.api_tokens import TOKEN_NAME_MAX, api_actor
 from domain.changes import ChangeKind, IncidentChange
 from domain.model import Incident, Severity, Status
 
@@ -92,3 +93,19 @@ def test_an_empty_note_adds_nothing() -> None:
     assert thread_text(status(Status.OPEN, Status.ACKNOWLEDGED, note=""), INCIDENT) == (
         "<@U0ALICE> acknowledged INC-42"
     )
+
+
+def test_an_api_token_is_named_as_text_with_the_api_suffix() -> None:
+    """The actor of an API change is `<name> (API)` (domain.api_tokens.api_actor, the one place): never
+    a mention, even for a name shaped like a user id, and it fits the 32-character actor column."""
+    acked = IncidentChange(
+        kind=ChangeKind.STATUS,
+        actor_id=api_actor("alertmanager"),
+        version=4,
+        from_status=Status.OPEN,
+        to_status=Status.ACKNOWLEDGED,
+    )
+    assert thread_text(acked, INCIDENT) == "alertmanager (API) acknowledged INC-42"
+    lookalike = IncidentChange(kind=ChangeKind.NOTE, actor_id=api_actor("U0ALICE"), version=4, note="hi")
+    assert thread_text(lookalike, INCIDENT) == "U0ALICE (API) added a note to INC-42: hi"
+    assert len(api_actor("x" * TOKEN_NAME_MAX)) == 32

@@ -58,6 +58,16 @@ class _Staged:
     events: list[TimelineEvent] = field(default_factory=list)
     changes: list[IncidentChange] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
+    keys: dict[tuple[str, str], FakeKey] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FakeKey:
+    """An Idempotency-Key record."""
+
+    body_hash: str
+    incident_id: int | None
+    created_at: datetime
 
 
 class FakeDatabase:
@@ -68,6 +78,7 @@ class FakeDatabase:
         self.events: list[TimelineEvent] = []
         self.changes: list[IncidentChange] = []  # the outbox, in commit order
         self.refusals: list[Refusal] = []
+        self.keys: dict[tuple[str, str], FakeKey] = {}
         self.commits = 0
         self._script: list[tuple[StoreCall, Callable[[FakeDatabase], None]]] = []
         self._ids = itertools.count(1)
@@ -88,6 +99,7 @@ class FakeDatabase:
         self.events += staged.events
         self.changes += staged.changes
         self.refusals += staged.refusals
+        self.keys.update(staged.keys)
         self.commits += 1
 
     def other_writer_sets_status(self, incident_id: int, status: Status) -> None:
@@ -132,6 +144,16 @@ class FakeIncidentStore:
             if e.team_id == team_id and e.incident_id == incident_id
         ]
         return events[-limit:]
+
+    async def events_after(
+        self, team_id: str, incident_id: int, *, after_id: int = 0, limit: int = 50
+    ) -> list[TimelineEvent]:
+        events = [
+            e
+            for e in self._db.events + self._staged.events
+            if e.team_id == team_id and e.incident_id == incident_id and e.id > after_id
+        ]
+        return events[:limit]
 
     async def list_incidents(
         self,
@@ -221,6 +243,12 @@ class FakeIncidentStore:
             detail=note,
         )
         return moved
+
+    async def lock_version(self, current: Incident, version: int) -> Incident | None:
+        row = self._visible(current.id)
+        if row is None or row.team_id != current.team_id or row.version != version:
+            return None
+        return row
 
     async def change_severity(self, current: Incident, severity: Severity, *, actor_id: str) -> Incident:
         changed = self._bump(current, severity=severity)
@@ -331,6 +359,28 @@ class FakeIncidentStore:
         )
 
 
+class FakeIdempotency:
+    """Idempotency-Key claims staged with the rest of the unit of work."""
+
+    def __init__(self, db: FakeDatabase, staged: _Staged) -> None:
+        self._db = db
+        self._staged = staged
+
+    async def claim(
+        self, team_id: str, key: str, body_hash: str, *, now: datetime, not_before: datetime
+    ) -> FakeKey | None:
+        held = self._staged.keys.get((team_id, key)) or self._db.keys.get((team_id, key))
+        if held is not None and held.created_at >= not_before:
+            return held
+        self._staged.keys[(team_id, key)] = FakeKey(body_hash, None, now)
+        return None
+
+    async def complete(self, team_id: str, key: str, incident_id: int) -> None:
+        self._staged.keys[(team_id, key)] = replace(
+            self._staged.keys[(team_id, key)], incident_id=incident_id
+        )
+
+
 class FakeUnitOfWork:
     """Staged writes reach the database on `commit()`; `__aexit__` throws away whatever was not."""
 
@@ -347,6 +397,13 @@ class FakeUnitOfWork:
         if self._store is None:
             raise RuntimeError("use the unit of work inside `async with`")
         return self._store
+
+    @property
+    def idempotency(self) -> FakeIdempotency:
+        return FakeIdempotency(self._db, self._staged)
+
+    def now(self) -> datetime:
+        return self._db.now()
 
     async def __aenter__(self) -> Self:
         assert not self.entered, "a unit of work is used once"

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.keys import hkdf_sha256
 from bot.slack.cursors import (
     AUDIENCE,
     ISSUER,
@@ -20,7 +21,6 @@ from bot.slack.cursors import (
     CursorError,
     CursorState,
     derive_cursor_secret,
-    hkdf_sha256,
 )
 from domain.errors import DomainError
 from domain.model import ListFilter, ListPosition, Severity

@@ -86,11 +86,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         return self.runner.run(coro)
 
     async def _empty_tables(self) -> None:
+        tables = ("api_idempotency_keys", "outbox", "incident_events", "incidents")  # referrers first
         async with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                await conn.execute(text("TRUNCATE outbox, incident_events, incidents RESTART IDENTITY"))
+                await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))
             else:
-                for table in ("outbox", "incident_events", "incidents"):
+                for table in tables:
                     await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608
 
     async def _read(self) -> tuple[list[Any], list[Any], list[Any]]:
