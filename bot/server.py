@@ -75,7 +75,7 @@ class _Workers:
         self._procs: dict[int, BaseProcess] = {}
         self._started: dict[int, float] = {}
         self._failures: dict[int, int] = dict.fromkeys(range(count), 0)
-        self.stopping = False
+        self.stopping = False  # set by SIGTERM/SIGINT (a plain flag: safe to set in a signal handler)
         self.failed = False
 
     def start(self, index: int) -> None:
@@ -109,9 +109,18 @@ class _Workers:
             log.error(
                 "serve.worker_died", worker=index, pid=proc.pid, exitcode=proc.exitcode, restart_in_s=delay
             )
-            time.sleep(delay)
-            if not self.stopping:
+            if not self.pause(delay):
                 self.start(index)
+
+    def pause(self, seconds: float) -> bool:
+        """Wait up to `seconds`, in short slices so a stop is seen at once; True when stopping.
+
+        This supervisor process runs no event loop (it only starts, watches and stops workers), so a
+        blocking sleep is the right tool here; an Event set from a signal handler could deadlock."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.2))
+        return self.stopping
 
     def join(self) -> int:
         deadline = time.monotonic() + SHUTDOWN_GRACE_S + 10.0
@@ -149,8 +158,7 @@ def _supervise(settings: Settings, count: int) -> int:
         for index in range(count):
             workers.start(index)
         log.info("serve.started", workers=count, host=settings.host, port=settings.port)
-        while not workers.stopping:
-            time.sleep(0.2)
+        while not workers.pause(0.2):
             workers.reap()
         code = workers.join()
     finally:
