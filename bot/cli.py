@@ -154,6 +154,7 @@ def _ttl(raw: str) -> int:
 def _cmd_token(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from bot.keys import PLAYGROUND_API_TOKEN_SECRET
     from bot.settings import SettingsError, api_token_secret
     from bot.slack_ids import STORED_ID_MAX, fits_storage, is_team_id
     from domain.api_tokens import validate_token_name
@@ -162,7 +163,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
     secret = b""
     if args.action == "issue":
         try:
-            secret = api_token_secret(os.environ)
+            secret = PLAYGROUND_API_TOKEN_SECRET.encode() if args.playground else api_token_secret(os.environ)
             validate_token_name(args.name)
         except (SettingsError, IncidentValidationError) as exc:
             print(f"incident-tracker: {exc}", file=sys.stderr)
@@ -281,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="one or more scopes",
     )
     issue.add_argument("--ttl", type=_ttl, default=_ttl("90d"), help="lifetime, e.g. 90d, 12h (default 90d)")
+    issue.add_argument(
+        "--playground",
+        action="store_true",
+        help="sign with the playground's public key: a token for `make run` only (serve refuses that key)",
+    )
     token_sub.add_parser("list", help="every issued token (never the token itself)")
     revoke = token_sub.add_parser("revoke", help="revoke a token at once, on every replica")
     revoke.add_argument("jti")

@@ -11,6 +11,9 @@ LIST_CURSOR_LABEL = b"incident-tracker/list-cursor/v1"
 API_TOKEN_LABEL = b"incident-tracker/api-token/v1"
 API_CURSOR_LABEL = b"incident-tracker/api-cursor/v1"
 MIN_SECRET_BYTES = 32
+# The playground's API token key (`incident-tracker dev`, `token issue --playground`): public, so tokens
+# for `make run` can be issued from another terminal. `serve` refuses it as API_TOKEN_SECRET.
+PLAYGROUND_API_TOKEN_SECRET = "incident-tracker-playground-only-public-api-token-key"  # noqa: S105
 
 
 def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int) -> bytes:

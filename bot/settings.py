@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.keys import MIN_SECRET_BYTES, derive_api_token_secret
+from bot.keys import MIN_SECRET_BYTES, PLAYGROUND_API_TOKEN_SECRET, derive_api_token_secret
 from bot.slack.cursors import derive_cursor_secret
 from bot.slack_ids import STORED_ID_MAX, fits_storage, is_channel_id, is_user_id
 from domain.authorization import may_change
@@ -157,6 +157,9 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         raise SettingsError(
             f"INCIDENT_CHANNEL is {len(channel)} characters; channel ids are stored in {STORED_ID_MAX}"
         )
+    api_secret = api_token_secret(env)
+    if not dev and api_secret == PLAYGROUND_API_TOKEN_SECRET.encode():
+        raise SettingsError("API_TOKEN_SECRET is the playground's public key; serve needs one of its own")
     log_format = env.get("LOG_FORMAT", "").strip() or ("console" if dev else "json")
     if log_format not in ("json", "console"):
         raise SettingsError(f"LOG_FORMAT must be json or console, got {log_format!r}")
@@ -167,7 +170,7 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         database_url=_database_url(env),
         incident_channel=channel,
         cursor_secret=_secret(env, "CURSOR_SECRET", derive_cursor_secret(signing_secret)),
-        api_token_secret=api_token_secret(env),
+        api_token_secret=api_secret,
         responders=_responders(env),
         host=env.get("HOST", "").strip() or "127.0.0.1",
         port=_int(env, "PORT", 3000, 0, 65535),

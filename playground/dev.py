@@ -21,9 +21,11 @@ from alembic import command
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.bootstrap import build_application
+from bot.keys import PLAYGROUND_API_TOKEN_SECRET
 from bot.logging_setup import configure_logging
 from bot.runtime import RUNTIME, Runtime
 from bot.settings import Settings, load_settings, redact_url
+from playground.api_proxy import ApiProxy
 from playground.server import PlaygroundPage
 from playground.slack_api import SlackStandIn
 from playground.slack_sender import SlackSender
@@ -54,8 +56,11 @@ def dev_settings(env: Mapping[str, str]) -> Settings:
     """`serve`'s settings from `env`, with throwaway secrets and the stand-in in Slack's place.
 
     SLACK_API_URL is a placeholder here: `run_playground` points it at the stand-in once that listens.
+    API tokens are signed with the playground's public key unless API_TOKEN_SECRET is set, so
+    `incident-tracker token issue --playground` in another terminal issues tokens this bot accepts.
     """
     overrides = {
+        "API_TOKEN_SECRET": env.get("API_TOKEN_SECRET", "") or PLAYGROUND_API_TOKEN_SECRET,
         "SLACK_SIGNING_SECRET": secrets.token_hex(16),
         "SLACK_BOT_TOKEN": f"xoxb-playground-{secrets.token_hex(12)}",
         "SLACK_API_URL": "http://127.0.0.1/api/",
@@ -83,6 +88,8 @@ async def run_playground(settings: Settings) -> AsyncIterator[RunningPlayground]
     if channel not in {c.id for c in stand_in.state.channels()}:
         stand_in.add_channel(channel, f"incidents-{channel.lower()}")
     page = PlaygroundPage(stand_in)
+    api_proxy = ApiProxy()  # the REST API at the page's address too (README, "API")
+    api_proxy.attach(stand_in.app)
     try:
         await stand_in.start(settings.host, settings.port)
     except OSError as exc:
@@ -110,10 +117,12 @@ async def run_playground(settings: Settings) -> AsyncIterator[RunningPlayground]
                     session=session,
                 )
                 page.sender = sender
+                api_proxy.target = (session, bot_url)
                 try:
                     yield RunningPlayground(stand_in.url, bot_url, stand_in, page, sender, app[RUNTIME])
                 finally:
                     page.sender = None
+                    api_proxy.target = None
         finally:
             await runner.cleanup()  # relay stopped, engine disposed
     finally:

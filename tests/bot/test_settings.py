@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.keys import derive_api_token_secret
+from bot.keys import PLAYGROUND_API_TOKEN_SECRET, derive_api_token_secret
 from bot.settings import DEFAULT_DATABASE_URL, DEFAULT_SLACK_API_URL, SettingsError, load_settings
 from bot.slack.cursors import derive_cursor_secret
 
@@ -69,6 +69,13 @@ def test_api_token_secret_has_its_own_derived_key_and_a_minimum_length() -> None
     assert load_settings({**REQUIRED, "API_TOKEN_SECRET": "a" * 32}).api_token_secret == b"a" * 32
     with pytest.raises(SettingsError, match="API_TOKEN_SECRET must be at least 32 bytes"):
         load_settings({**REQUIRED, "API_TOKEN_SECRET": "a" * 31})
+
+
+def test_the_playgrounds_public_api_key_is_for_dev_only() -> None:
+    public = {**REQUIRED, "API_TOKEN_SECRET": PLAYGROUND_API_TOKEN_SECRET}
+    with pytest.raises(SettingsError, match="API_TOKEN_SECRET is the playground's public key"):
+        load_settings(public)
+    assert load_settings(public, dev=True).api_token_secret == PLAYGROUND_API_TOKEN_SECRET.encode()
 
 
 def test_responders() -> None:

@@ -1,4 +1,5 @@
-"""Headless Chromium for the playground's browser tests: Debian's `chromium`, driven by Playwright."""
+"""Headless Chromium for the playground's browser tests (Debian's `chromium`, driven by Playwright), and
+the page helpers they share."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -60,3 +61,21 @@ def artifact(name: str) -> Path:
     """A path under test-artifacts/ (gitignored) for screenshots a failing run leaves behind."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name
+
+
+async def send(page: Page, text: str) -> None:
+    composer = page.get_by_role("textbox", name="Message")
+    await composer.fill(text)
+    await composer.press("Enter")
+    await expect(composer).to_have_value("")
+    await expect(page.locator("#composer-error")).to_be_hidden()
+
+
+async def open_channel(page: Page, name: str) -> None:
+    await page.locator("#channel-list").get_by_role("button", name=name).click()
+    await expect(page.locator("#channel-title")).to_have_text(f"# {name}")
+
+
+def card(page: Page, title: str) -> Locator:
+    header = page.locator(".bk-header", has_text=title)
+    return page.locator("#messages article.message", has=header)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.keys import PLAYGROUND_API_TOKEN_SECRET
 from playground.dev import DevError, dev_settings, run_playground
 from tests.e2e.browser import PROJECT_ROOT
 
@@ -22,7 +24,8 @@ START_TIMEOUT_S = 60.0
 
 
 def _env(tmp_path: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_", "INCIDENT_"))}
+    ours = ("SLACK_", "DATABASE_", "INCIDENT_", "API_TOKEN_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env.update(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'dev.db'}", PORT=str(port), HOST="127.0.0.1")
     return env
 
@@ -57,6 +60,9 @@ def test_dev_serves_the_page_and_stops_on_sigterm(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"{url}/", timeout=5) as page:  # noqa: S310 -- our own loopback URL
             html = page.read().decode()
         assert "A local stand-in for Slack" in html
+        # The REST API answers at the same address (README, "API"): the playground passes /api/v1 on.
+        with urllib.request.urlopen(f"{url}/api/v1/openapi.json", timeout=5) as api:  # noqa: S310
+            assert json.load(api)["openapi"].startswith("3.1")
         assert (tmp_path / "dev.db").exists()  # migrated by Alembic before serving
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
@@ -90,3 +96,11 @@ def test_a_bad_variable_is_named_in_one_line(
     monkeypatch.setenv(variable, value)
     assert main(["dev"]) == 2
     assert capsys.readouterr().err.startswith(f"incident-tracker: {variable} must be")
+
+
+def test_dev_signs_api_tokens_with_the_playground_key_unless_told_otherwise(tmp_path: Path) -> None:
+    """`token issue --playground` in another terminal signs with this key; serve refuses it."""
+    assert dev_settings(_env(tmp_path, 0)).api_token_secret == PLAYGROUND_API_TOKEN_SECRET.encode()
+    own = "a-secret-of-my-own-at-least-32-bytes-long"
+    env = {**_env(tmp_path, 0), "API_TOKEN_SECRET": own}
+    assert dev_settings(env).api_token_secret == own.encode()

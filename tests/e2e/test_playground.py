@@ -9,53 +9,27 @@ docs/playground.png is refreshed too.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, expect
 
-from playground.dev import RunningPlayground, dev_settings, run_playground
-from tests.e2e.browser import PROJECT_ROOT, VIEWPORT, artifact, launch_browser, watch_for_errors
+from playground.dev import RunningPlayground
+from tests.e2e.browser import (
+    PROJECT_ROOT,
+    VIEWPORT,
+    artifact,
+    card,
+    open_channel,
+    send,
+    watch_for_errors,
+)
 
-# One browser for the module (both databases); each test gets its own page.
+# One browser for the module (both databases, conftest.py); each test gets its own page.
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 GENERAL, INCIDENTS = "C0GENERAL", "C0INCIDENTS"
 ALICE, BOB = "U0ALICE", "U0BOB"
 DOCS_SCREENSHOT = PROJECT_ROOT / "docs" / "playground.png"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with launch_browser() as chromium:
-        yield chromium
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def playground(database_url: str) -> AsyncIterator[RunningPlayground]:
-    """What `incident-tracker dev` runs, on a free port and a migrated throwaway database."""
-    settings = dev_settings({"DATABASE_URL": database_url, "PORT": "0", "LOG_FORMAT": "console"})
-    async with run_playground(settings) as running:
-        yield running
-
-
-async def send(page: Page, text: str) -> None:
-    composer = page.get_by_role("textbox", name="Message")
-    await composer.fill(text)
-    await composer.press("Enter")
-    await expect(composer).to_have_value("")
-    await expect(page.locator("#composer-error")).to_be_hidden()
-
-
-async def open_channel(page: Page, name: str) -> None:
-    await page.locator("#channel-list").get_by_role("button", name=name).click()
-    await expect(page.locator("#channel-title")).to_have_text(f"# {name}")
-
-
-def card(page: Page, title: str) -> Locator:
-    header = page.locator(".bk-header", has_text=title)
-    return page.locator("#messages article.message", has=header)
 
 
 async def test_declare_acknowledge_page_and_modal(
