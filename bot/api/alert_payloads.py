@@ -107,7 +107,7 @@ def _alert(raw: object, field: str, errors: _Errors) -> Alert | None:
         return None
     before = len(errors.items)
     status = _string(raw, "status", f"{field}.status", errors, required=True)
-    if status and status not in (AlertStatus.FIRING, AlertStatus.RESOLVED):
+    if isinstance(raw.get("status"), str) and status not in (AlertStatus.FIRING, AlertStatus.RESOLVED):
         errors.add(f"{field}.status", "must be firing or resolved")
     fingerprint = _string(raw, "fingerprint", f"{field}.fingerprint", errors, required=True)
     if raw.get("fingerprint") == "":
@@ -160,7 +160,7 @@ def parse_notification(source: AlertSource, body: bytes) -> AlertNotification:
         errors.add("truncatedAlerts", "must be a whole number from 0")
         truncated = 0
     status = _string(document, "status", "status", errors, required=False)
-    if status and status not in (AlertStatus.FIRING, AlertStatus.RESOLVED):
+    if isinstance(document.get("status"), str) and status not in (AlertStatus.FIRING, AlertStatus.RESOLVED):
         errors.add("status", "must be firing or resolved")
     common_labels = _string_map(document, "commonLabels", "commonLabels", errors)
     common_annotations = _string_map(document, "commonAnnotations", "commonAnnotations", errors)
