@@ -18,8 +18,8 @@ p99 and slowest answer. Target (issue 11): p99 < 100 ms. Exit 1 when a check or 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import asyncio
+import hashlib
 import json
 import signal
 import statistics
