@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.api.alerts import AlertIntakeContext, add_alert_routes
 from bot.api.context import API, ApiContext
 from bot.api.cursors import ApiCursorCodec
 from bot.api.routes import add_api_routes
@@ -27,6 +28,7 @@ from bot.background import BackgroundTasks
 from bot.http_routes import add_routes
 from bot.relay.outbox_relay import OutboxRelay, RelayConfig
 from bot.runtime import RUNTIME, ListenerDeps, Relay, Runtime
+from bot.service.alerts import AlertIntakeConfig, AlertIntakeService
 from bot.service.incidents import IncidentService
 from bot.settings import Settings
 from bot.slack.cursors import CursorCodec
@@ -144,6 +146,21 @@ def build_application(
     )
     add_routes(app)
     add_api_routes(app)
+    add_alert_routes(
+        app,
+        AlertIntakeContext(
+            service=AlertIntakeService(
+                uow_factory,
+                config=AlertIntakeConfig(
+                    severity_map=settings.alert_severity_map, auto_resolve=settings.alert_auto_resolve
+                ),
+                on_commit=relay.wake if relay else (lambda: None),
+            ),
+            incident_channel=settings.incident_channel,
+            grafana_secret=settings.grafana_webhook_secret,
+            clock=clock,
+        ),
+    )
     app.on_startup.append(_on_startup)
     app.on_cleanup.append(_on_cleanup)
     return app

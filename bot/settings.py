@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -13,6 +13,8 @@ from sqlalchemy.exc import ArgumentError
 from bot.keys import MIN_SECRET_BYTES, PLAYGROUND_API_TOKEN_SECRET, derive_api_token_secret
 from bot.slack.cursors import derive_cursor_secret
 from bot.slack_ids import STORED_ID_MAX, fits_storage, is_channel_id, is_user_id
+from domain import IncidentValidationError, Severity
+from domain.alerts import DEFAULT_SEVERITY_MAP, parse_severity_map
 from domain.authorization import may_change
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/incidents.db"
@@ -62,6 +64,11 @@ class Settings:
     log_format: LogFormat = "json"
     outbox_lease_s: int = 120
     workers: int = 1
+    alert_severity_map: Mapping[str, Severity] = field(
+        default_factory=lambda: parse_severity_map(DEFAULT_SEVERITY_MAP)
+    )
+    alert_auto_resolve: bool = False
+    grafana_webhook_secret: bytes | None = None
 
     def __repr__(self) -> str:  # never print secrets
         return (
@@ -146,6 +153,37 @@ def api_token_secret(env: Mapping[str, str]) -> bytes:
     return _secret(env, "API_TOKEN_SECRET", derived)
 
 
+def _alert_severity_map(env: Mapping[str, str]) -> dict[str, Severity]:
+    raw = env.get("ALERT_SEVERITY_MAP", "").strip() or DEFAULT_SEVERITY_MAP
+    try:
+        return parse_severity_map(raw)
+    except IncidentValidationError as err:
+        raise SettingsError(
+            f"ALERT_SEVERITY_MAP must be label=sevN pairs separated by commas: {err}"
+        ) from None
+
+
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in _TRUE | _FALSE:
+        raise SettingsError(f"{name} must be true or false, got {raw[:20]!r}")
+    return raw in _TRUE
+
+
+def _grafana_secret(env: Mapping[str, str]) -> bytes | None:
+    raw = env.get("GRAFANA_WEBHOOK_SECRET", "")
+    if not raw:
+        return None
+    if raw != raw.strip():
+        raise SettingsError("GRAFANA_WEBHOOK_SECRET has leading or trailing whitespace")
+    return raw.encode()
+
+
 def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
     """Read every variable once; raise `SettingsError` naming the first bad one."""
     signing_secret = _required(env, "SLACK_SIGNING_SECRET")
@@ -178,4 +216,7 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         log_format="console" if log_format == "console" else "json",
         outbox_lease_s=_int(env, "OUTBOX_LEASE_SECONDS", 120, 1, 3600),
         workers=_int(env, "WEB_CONCURRENCY", 1, 1, MAX_WORKERS),
+        alert_severity_map=_alert_severity_map(env),
+        alert_auto_resolve=_bool(env, "ALERT_AUTO_RESOLVE", False),
+        grafana_webhook_secret=_grafana_secret(env),
     )

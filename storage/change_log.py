@@ -80,6 +80,13 @@ class ChangeLog:
             audit_event, team_id=changed.team_id, incident_id=changed.id, actor_id=change.actor_id, **audited
         )
 
+    def noted(self, incident: Incident, *, actor_id: str, note: str, now: datetime) -> None:
+        """A note kept in the timeline only: no version bump, no notification (e.g. a resolved alert)."""
+        self._add_event(incident, actor_id=actor_id, kind=EventKind.NOTE_ADDED, detail=note, now=now)
+        audit.info(
+            "incident.note.recorded", team_id=incident.team_id, incident_id=incident.id, actor_id=actor_id
+        )
+
     async def refused(
         self,
         incident: Incident,

@@ -224,3 +224,59 @@ class IdempotencyKeyRow(Base):
     body_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     incident_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("incidents.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class AlertGroupRow(Base):
+    """An alert group's incident (SPEC §11). At most one row per (team, source, group key) is current:
+    the partial unique index makes two replicas racing on one notification open one incident."""
+
+    __tablename__ = "alert_groups"
+    __table_args__ = (
+        CheckConstraint("source IN ('alertmanager', 'grafana')", name="source_valid"),
+        CheckConstraint("length(group_key_hash) = 64", name="group_key_hash_length"),
+        CheckConstraint("truncated_alerts >= 0", name="truncated_alerts_nonnegative"),
+        Index(
+            "uq_alert_groups_current",
+            "team_id",
+            "source",
+            "group_key_hash",
+            unique=True,
+            postgresql_where=text("is_current"),
+            sqlite_where=text("is_current"),
+        ),
+        Index("ix_alert_groups_incident", "incident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    group_key_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    group_key: Mapped[str] = mapped_column(Text, nullable=False)
+    incident_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False
+    )
+    is_current: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    truncated_alerts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class AlertRow(Base):
+    """One alert of a group, identified by (fingerprint, startsAt), with the last status it arrived in."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint("status IN ('firing', 'resolved')", name="status_valid"),
+        CheckConstraint("length(fingerprint) BETWEEN 1 AND 128", name="fingerprint_length"),
+        Index("uq_alerts_group_fingerprint_starts", "group_id", "fingerprint", "starts_at", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    group_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("alert_groups.id", ondelete="CASCADE"), nullable=False
+    )
+    fingerprint: Mapped[str] = mapped_column(String(128), nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

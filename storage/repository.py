@@ -165,6 +165,10 @@ class IncidentRepository(IncidentReads):
         )
         return changed
 
+    async def record_note(self, current: Incident, note: str, *, actor_id: str) -> None:
+        """A timeline note that changes nothing else and sends nothing to Slack."""
+        self._log.noted(current, actor_id=actor_id, note=note, now=self._clock())
+
     async def record_refusal(
         self,
         incident: Incident,

@@ -12,6 +12,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.clock import Clock, utcnow
+from storage.alert_groups import AlertGroups
 from storage.idempotency import IdempotencyKeys
 from storage.incident_reads import ConnectionReads
 from storage.repository import IncidentRepository
@@ -26,6 +27,7 @@ class UnitOfWork:
         self._session: AsyncSession | None = None
         self._incidents: IncidentRepository | None = None
         self._idempotency: IdempotencyKeys | None = None
+        self._alerts: AlertGroups | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -45,6 +47,12 @@ class UnitOfWork:
             raise RuntimeError("use the unit of work inside `async with`")
         return self._idempotency
 
+    @property
+    def alerts(self) -> AlertGroups:
+        if self._alerts is None:
+            raise RuntimeError("use the unit of work inside `async with`")
+        return self._alerts
+
     def now(self) -> datetime:
         return self._clock()
 
@@ -52,6 +60,7 @@ class UnitOfWork:
         self._session = self._session_factory()
         self._incidents = IncidentRepository(self._session, clock=self._clock)
         self._idempotency = IdempotencyKeys(self._session)
+        self._alerts = AlertGroups(self._session)
         return self
 
     async def __aexit__(
@@ -68,6 +77,7 @@ class UnitOfWork:
             self._session = None
             self._incidents = None
             self._idempotency = None
+            self._alerts = None
 
     async def commit(self) -> None:
         await self.session.commit()

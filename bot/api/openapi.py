@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 from bot.api import schema
+from bot.api.openapi_alerts import alert_paths
 
 _REF = "#/components/schemas/"
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -301,6 +302,7 @@ def _document() -> dict[str, Any]:
                     "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
                 }
             },
+            **alert_paths(),
         },
         "components": _components(),
     }

@@ -24,6 +24,7 @@ TITLES: Mapping[int, str] = {
     415: "Unsupported media type",
     422: "Unprocessable content",
     500: "Internal server error",
+    503: "Service unavailable",
 }
 
 

@@ -35,6 +35,8 @@ async def test_the_document_is_valid_and_describes_every_route(api: Api) -> None
         ("PATCH", "/api/v1/incidents/{incident_id}"),
         ("GET", "/api/v1/incidents/{incident_id}/events"),
         ("POST", "/api/v1/incidents/{incident_id}/notes"),
+        ("POST", "/api/v1/alerts/alertmanager"),
+        ("POST", "/api/v1/alerts/grafana"),
     }
     # The published request schemas are the ones the handlers validate with.
     paths = document["paths"]

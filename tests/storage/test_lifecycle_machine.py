@@ -86,7 +86,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         return self.runner.run(coro)
 
     async def _empty_tables(self) -> None:
-        tables = ("api_idempotency_keys", "outbox", "incident_events", "incidents")  # referrers first
+        tables = ("alerts", "alert_groups", "api_idempotency_keys", "outbox", "incident_events", "incidents")
         async with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))

@@ -1,0 +1,250 @@
+"""Alert storm: 50 alert groups of 20 alerts, every notification sent twice (an Alertmanager HA pair),
+1,000 requests at concurrency 32 into two `incident-tracker serve` replicas on one PostgreSQL.
+
+    .venv/bin/python -m bench.alerts            # the storm as issue 11 states it
+    .venv/bin/python -m bench.alerts --groups 10  # a smoke run
+
+A throwaway PostgreSQL is migrated to head; the Slack stand-in runs in this process (the replicas'
+relays deliver the cards and thread messages to it). An `alerts:write` token is issued as the CLI issues
+it. Each group sends 10 notifications in order, as Alertmanager does per group: the first with 4
+alerts firing, each next one with 2 more (up to 20), the last with all 20 resolved. Each notification
+goes to both replicas at the same instant (the HA pair); groups run concurrently, at most 32 requests
+in flight. Warm-up: one extra group first, not counted (its incident and notes are subtracted).
+Checked after the load: exactly one incident per group; notes exactly 16 newly firing + 20 resolved +
+1 "all resolved" per group; 20 alerts per group, all resolved; zero non-200 answers. Measured: p50,
+p99 and slowest answer. Target (issue 11): p99 < 100 ms. Exit 1 when a check or the target fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from bench import list_history
+from bench.war_room import Serve, create_database, loadavg
+from bot.api.tokens import TokenCodec
+from devtools.pg_cluster import PgCluster, find_pg_bin
+from domain.api_tokens import Scope
+from playground.slack_api import SlackStandIn
+from storage.api_tokens import ApiTokenStore
+from storage.database import create_engine, create_session_factory
+
+SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"  # noqa: S105 -- throwaway
+API_TOKEN_SECRET = "bench-api-token-secret-0123456789abcdef"  # noqa: S105 -- throwaway
+TEAM = "TALERTS"
+CHANNEL = "C0INCIDENTS"
+PATH = "/api/v1/alerts/alertmanager"
+ALERTS_PER_GROUP, FIRST_FIRING, STEP = 20, 4, 2
+CONCURRENCY, P99_MS = 32, 100.0
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def notifications(group: str) -> list[dict[str, Any]]:
+    """The group's notifications in order: 4 firing, 6, …, 20, then all 20 resolved."""
+
+    def alert(i: int, status: str) -> dict[str, Any]:
+        return {
+            "status": status,
+            "labels": {"alertname": "HighLatency", "severity": "critical", "group": group, "pod": f"api-{i}"},
+            "annotations": {"summary": f"p99 latency over 1 s on api-{i}"},
+            "startsAt": (T0 + timedelta(seconds=i)).isoformat().replace("+00:00", "Z"),
+            "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-30T10:00:00Z",
+            "generatorURL": f"http://prometheus.example.org:9090/graph?g0.expr=latency&pod=api-{i}",
+            "fingerprint": hashlib.sha256(f"{group}/{i}".encode()).hexdigest()[:16],
+        }
+
+    def body(alerts: list[dict[str, Any]], status: str) -> dict[str, Any]:
+        return {
+            "version": "4",
+            "groupKey": f'{{}}/{{severity="critical"}}:{{group="{group}"}}',
+            "truncatedAlerts": 0,
+            "status": status,
+            "receiver": "incident-tracker",
+            "groupLabels": {"group": group},
+            "commonLabels": {"alertname": "HighLatency", "severity": "critical", "group": group},
+            "commonAnnotations": {},
+            "externalURL": "http://alertmanager.example.org:9093",
+            "alerts": alerts,
+        }
+
+    sends = [
+        body([alert(i, "firing") for i in range(n)], "firing")
+        for n in range(FIRST_FIRING, ALERTS_PER_GROUP + 1, STEP)
+    ]
+    sends.append(body([alert(i, "resolved") for i in range(ALERTS_PER_GROUP)], "resolved"))
+    return sends
+
+
+NOTES_PER_GROUP = (ALERTS_PER_GROUP - FIRST_FIRING) + ALERTS_PER_GROUP + 1
+
+
+class Storm:
+    def __init__(self, session: aiohttp.ClientSession, urls: list[str], token: str) -> None:
+        self.session, self.urls, self.token = session, urls, token
+        self.gate = asyncio.Semaphore(CONCURRENCY)
+        self.latencies_ms: list[float] = []
+        self.statuses: Counter[int] = Counter()
+        self.outcomes: Counter[str] = Counter()
+
+    async def post(self, url: str, body: bytes) -> None:
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        async with self.gate:
+            started = time.perf_counter()
+            async with self.session.post(url + PATH, data=body, headers=headers) as response:
+                answer = await response.read()
+            self.latencies_ms.append((time.perf_counter() - started) * 1000)
+        self.statuses[response.status] += 1
+        if response.status == 200:
+            self.outcomes[json.loads(answer)["outcome"]] += 1
+
+    async def group(self, name: str) -> None:
+        """Alertmanager sends a group's notifications one after another; the HA pair sends each twice."""
+        for doc in notifications(name):
+            body = json.dumps(doc).encode()
+            await asyncio.gather(*(self.post(url, body) for url in self.urls))
+
+
+async def issue_token(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        token, record = TokenCodec(API_TOKEN_SECRET.encode()).issue(
+            name="alertmanager",
+            team_id=TEAM,
+            scopes=frozenset({Scope.ALERTS_WRITE}),
+            now=datetime.now(UTC).replace(microsecond=0),
+            ttl=timedelta(days=1),
+        )
+        await ApiTokenStore(create_session_factory(engine), engine).add(record)
+    finally:
+        await engine.dispose()
+    return token
+
+
+async def counts(url: str) -> dict[str, int]:
+    conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        return {
+            "incidents": await conn.fetchval("SELECT count(*) FROM incidents WHERE team_id = $1", TEAM),
+            "groups": await conn.fetchval("SELECT count(*) FROM alert_groups WHERE team_id = $1", TEAM),
+            "alerts": await conn.fetchval("SELECT count(*) FROM alerts WHERE team_id = $1", TEAM),
+            "firing": await conn.fetchval("SELECT count(*) FROM alerts WHERE status = 'firing'"),
+            "notes": await conn.fetchval(
+                "SELECT count(*) FROM incident_events WHERE team_id = $1 AND kind = 'note_added'", TEAM
+            ),
+        }
+    finally:
+        await conn.close()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+async def storm(args: argparse.Namespace, cluster: PgCluster, log_dir: Path) -> int:
+    url = await create_database(cluster, "alert_storm")
+    list_history.migrate(url, "head")
+    token = await issue_token(url)
+    stand_in = SlackStandIn(team_id=TEAM)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with (
+        stand_in,
+        aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(30)) as session,
+    ):
+        env = {
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_BOT_TOKEN": stand_in.token,
+            "SLACK_API_URL": stand_in.api_url,
+            "DATABASE_URL": url,
+            "INCIDENT_CHANNEL": CHANNEL,
+            "API_TOKEN_SECRET": API_TOKEN_SECRET,
+        }
+        servers = [Serve("a", env, log_dir), Serve("b", env, log_dir)]
+        try:
+            for server in servers:
+                await server.start(session)
+            urls = [f"http://127.0.0.1:{s.port}" for s in servers]
+            await Storm(session, urls, token).group("warmup")  # not counted: imports, pools, statements
+            warm = await counts(url)
+            load = Storm(session, urls, token)
+            print(
+                f"storm: {args.groups} groups x {ALERTS_PER_GROUP} alerts, every notification twice, "
+                f"c={CONCURRENCY}, 2 replicas; load average {loadavg()}",
+                flush=True,
+            )
+            started = time.perf_counter()
+            await asyncio.gather(*(load.group(f"g{n:03d}") for n in range(args.groups)))
+            elapsed = time.perf_counter() - started
+            after = await counts(url)
+        finally:
+            for server in servers:
+                await server.stop()
+    made = {key: after[key] - warm[key] for key in after if key != "firing"}
+    requests = len(load.latencies_ms)
+    p50, p99 = statistics.median(load.latencies_ms), pct(load.latencies_ms, 0.99)
+    non_200 = requests - load.statuses[200]
+    print(
+        f"{requests} requests in {elapsed:.1f} s ({requests / elapsed:.0f} req/s): p50 {p50:.1f} ms, "
+        f"p99 {p99:.1f} ms, slowest {max(load.latencies_ms):.1f} ms; statuses {dict(load.statuses)}; "
+        f"outcomes {dict(load.outcomes)}; load average {loadavg()}"
+    )
+    print(
+        f"stored: {made['incidents']} incidents, {made['groups']} groups, {made['alerts']} alerts "
+        f"({after['firing']} still firing), {made['notes']} notes"
+    )
+    checks = {
+        f"one incident per group ({args.groups})": made["incidents"] == made["groups"] == args.groups,
+        f"{NOTES_PER_GROUP} notes per group ({NOTES_PER_GROUP * args.groups})": made["notes"]
+        == NOTES_PER_GROUP * args.groups,
+        f"{ALERTS_PER_GROUP} alerts per group, all resolved": made["alerts"] == ALERTS_PER_GROUP * args.groups
+        and after["firing"] == 0,
+        "zero non-200 answers": non_200 == 0,
+        f"p99 < {P99_MS:.0f} ms": p99 < P99_MS,
+    }
+    for name, ok in checks.items():
+        print(f"  {'ok  ' if ok else 'FAIL'} {name}")
+    return 0 if all(checks.values()) else 1
+
+
+async def amain(args: argparse.Namespace) -> int:
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    pg_bin = find_pg_bin()
+    if pg_bin is None:
+        raise SystemExit("no initdb/pg_ctl found (apt-get install postgresql, or set PG_BIN)")
+    cluster = PgCluster(pg_bin)
+    try:
+        cluster.start()
+        with tempfile.TemporaryDirectory(prefix="bench-alerts-") as log_dir:
+            return await storm(args, cluster, Path(log_dir))
+    finally:
+        cluster.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--groups", type=int, default=50, help="alert groups (default 50: 1,000 requests)")
+    args = parser.parse_args(argv)
+    print(f"bench.alerts {' '.join(sys.argv[1:])}; load average {loadavg()}", flush=True)
+    return asyncio.run(amain(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

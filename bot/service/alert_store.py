@@ -1,0 +1,71 @@
+"""What alert intake needs from storage, as protocols (the SQLAlchemy unit of work satisfies them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from bot.service.unit_of_work import IncidentStore
+from domain import Incident
+from domain.alerts import Alert, AlertKey, AlertSource, AlertStatus
+
+
+class AlertIncidentStore(IncidentStore, Protocol):
+    async def record_note(self, current: Incident, note: str, *, actor_id: str) -> None: ...
+
+
+class CurrentGroupLike(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def incident_id(self) -> int: ...
+
+    @property
+    def truncated_alerts(self) -> int: ...
+
+
+class AlertGroupStore(Protocol):
+    async def lock_current(
+        self, team_id: str, source: AlertSource, group_key: str, *, now: datetime
+    ) -> CurrentGroupLike | None: ...
+
+    async def known_alerts(self, group_id: int) -> dict[AlertKey, AlertStatus]: ...
+
+    async def retire(self, group_id: int) -> None: ...
+
+    async def open(
+        self, team_id: str, source: AlertSource, group_key: str, *, incident_id: int, now: datetime
+    ) -> int | None: ...
+
+    async def add_alerts(
+        self, team_id: str, group_id: int, alerts: Iterable[Alert], *, now: datetime
+    ) -> None: ...
+
+    async def mark_resolved(self, group_id: int, keys: Iterable[AlertKey], *, now: datetime) -> None: ...
+
+    async def set_truncated(self, group_id: int, truncated_alerts: int) -> None: ...
+
+
+class AlertUnitOfWork(Protocol):
+    @property
+    def incidents(self) -> AlertIncidentStore: ...
+
+    @property
+    def alerts(self) -> AlertGroupStore: ...
+
+    def now(self) -> datetime: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class AlertUnitOfWorkFactory(Protocol):
+    def __call__(self) -> AlertUnitOfWork: ...

@@ -1,0 +1,220 @@
+"""Alert intake (SPEC §11): a webhook notification about one alert group opens, updates or resolves
+that group's incident, all in one transaction. Re-sent and duplicate notifications change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+import structlog
+
+from bot.service.alert_store import AlertUnitOfWork, AlertUnitOfWorkFactory, CurrentGroupLike
+from domain import ACTIVE_STATUSES, EventKind, Incident, InvalidTransitionError, Severity, Status
+from domain.alerts import (
+    AlertNotification,
+    AlertPlan,
+    alert_description,
+    alert_severity,
+    alert_title,
+    all_resolved_note,
+    dedupe,
+    firing_note,
+    follows_note,
+    plan_alerts,
+    resolved_note,
+    truncated_note,
+)
+from domain.incident_lifecycle import decide_transition
+
+log = structlog.get_logger(__name__)
+
+# A lost race for a new group's row (another replica opened it first) is retried: the retry reads the
+# winner's group and finds every alert already known. Each retry means another writer committed.
+MAX_ATTEMPTS = 4
+MAX_MOVE_ATTEMPTS = 5
+
+
+class Outcome(StrEnum):
+    DECLARED = "declared"  # a new incident for the group
+    UPDATED = "updated"  # notes, a thread message or a resolve on the group's incident
+    UNCHANGED = "unchanged"  # a re-sent or duplicate notification
+    IGNORED = "ignored"  # only resolved alerts, for a group with no incident
+
+
+class AutoResolve(StrEnum):
+    RESOLVED = "resolved"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertIntakeConfig:
+    severity_map: Mapping[str, Severity]
+    auto_resolve: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AlertOutcome:
+    outcome: Outcome
+    incident_id: int | None = None
+    previous_incident_id: int | None = None
+    notes: int = 0
+    auto_resolve: AutoResolve | None = None
+
+
+class NoAlertChannelError(RuntimeError):
+    """A first notification would declare an incident, and INCIDENT_CHANNEL is not set."""
+
+
+class _LostGroupRace(Exception):
+    """Another transaction holds the group's current row: start again and read it."""
+
+
+class AlertContentionError(RuntimeError):
+    """The group kept being claimed under us; nothing was applied (the caller should retry)."""
+
+
+class AlertIntakeService:
+    def __init__(
+        self,
+        uow_factory: AlertUnitOfWorkFactory,
+        *,
+        config: AlertIntakeConfig,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._config = config
+        self._on_commit = on_commit
+
+    async def ingest(
+        self, notification: AlertNotification, *, team_id: str, actor_id: str, channel_id: str | None
+    ) -> AlertOutcome:
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                async with self._uow_factory() as uow:
+                    result = await self._apply(uow, notification, team_id, actor_id, channel_id)
+                    await uow.commit()
+            except _LostGroupRace:
+                log.info("alerts.group.race_lost", source=notification.source.value)
+                continue
+            if result.outcome in (Outcome.DECLARED, Outcome.UPDATED):
+                self._on_commit()
+            log.info(
+                "alerts.notification.applied",
+                source=notification.source.value,
+                outcome=result.outcome.value,
+                incident_id=result.incident_id,
+                notes=result.notes,
+            )
+            return result
+        raise AlertContentionError("the alert group kept changing; nothing was applied")
+
+    async def _apply(
+        self,
+        uow: AlertUnitOfWork,
+        notification: AlertNotification,
+        team_id: str,
+        actor_id: str,
+        channel_id: str | None,
+    ) -> AlertOutcome:
+        now = uow.now()
+        source, key = notification.source, notification.group_key
+        group = await uow.alerts.lock_current(team_id, source, key, now=now)
+        previous: Incident | None = None
+        if group is not None:
+            incident = await uow.incidents.get(team_id, group.incident_id)
+            plan = plan_alerts(await uow.alerts.known_alerts(group.id), notification.alerts)
+            if incident.status in ACTIVE_STATUSES or not plan.newly_firing:
+                return await self._update(uow, notification, group, incident, plan, actor_id)
+            await uow.alerts.retire(group.id)  # its incident is over, and the group fires again
+            previous = incident
+        if not notification.firing():
+            return AlertOutcome(Outcome.IGNORED)
+        if channel_id is None:
+            raise NoAlertChannelError("INCIDENT_CHANNEL is not set")
+        follows = follows_note(previous.display_id, previous.status.value) if previous else None
+        incident = await uow.incidents.declare(
+            team_id=team_id,
+            title=alert_title(notification),
+            reporter_id=actor_id,
+            channel_id=channel_id,
+            severity=alert_severity(notification, self._config.severity_map),
+            description=alert_description(notification, previous=follows),
+        )
+        group_id = await uow.alerts.open(team_id, source, key, incident_id=incident.id, now=now)
+        if group_id is None:
+            raise _LostGroupRace
+        await uow.alerts.add_alerts(team_id, group_id, dedupe(notification.alerts), now=now)
+        notes = 0
+        if notification.truncated_alerts > 0:
+            await uow.alerts.set_truncated(group_id, notification.truncated_alerts)
+            await uow.incidents.record_note(incident, truncated_note(notification), actor_id=actor_id)
+            notes += 1
+        return AlertOutcome(
+            Outcome.DECLARED,
+            incident_id=incident.id,
+            previous_incident_id=previous.id if previous else None,
+            notes=notes,
+        )
+
+    async def _update(
+        self,
+        uow: AlertUnitOfWork,
+        notification: AlertNotification,
+        group: CurrentGroupLike,
+        incident: Incident,
+        plan: AlertPlan,
+        actor_id: str,
+    ) -> AlertOutcome:
+        now = uow.now()
+        truncated_changed = notification.truncated_alerts not in (0, group.truncated_alerts)
+        if not plan.changes_anything and not truncated_changed:
+            return AlertOutcome(Outcome.UNCHANGED, incident_id=incident.id)
+        await uow.alerts.add_alerts(incident.team_id, group.id, plan.new, now=now)
+        await uow.alerts.mark_resolved(group.id, (a.key for a in plan.newly_resolved), now=now)
+        current, notes = incident, 0
+        for alert in plan.newly_firing:  # a note and a thread message each
+            current = await uow.incidents.add_note(
+                current, firing_note(alert, notification), actor_id=actor_id
+            )
+            notes += 1
+        for alert in plan.newly_resolved:  # the timeline only: the thread hears when all have resolved
+            await uow.incidents.record_note(current, resolved_note(alert, notification), actor_id=actor_id)
+            notes += 1
+        if truncated_changed:
+            await uow.alerts.set_truncated(group.id, notification.truncated_alerts)
+            await uow.incidents.record_note(current, truncated_note(notification), actor_id=actor_id)
+            notes += 1
+        auto: AutoResolve | None = None
+        if plan.all_resolved:
+            note = all_resolved_note(plan.total)
+            if self._config.auto_resolve:
+                current, auto = await self._resolve(uow, current, note, actor_id)
+            if auto is not AutoResolve.RESOLVED:
+                current = await uow.incidents.add_note(current, note, actor_id=actor_id)
+            notes += 1
+        return AlertOutcome(Outcome.UPDATED, incident_id=incident.id, notes=notes, auto_resolve=auto)
+
+    async def _resolve(
+        self, uow: AlertUnitOfWork, current: Incident, note: str, actor_id: str
+    ) -> tuple[Incident, AutoResolve]:
+        """Resolve through the lifecycle: the table decides; a refusal is kept in the timeline and
+        audited, in this same transaction (the note then still tells the thread)."""
+        for _ in range(MAX_MOVE_ATTEMPTS):
+            try:
+                decide_transition(current.status, Status.RESOLVED)
+            except InvalidTransitionError as refusal:
+                await uow.incidents.record_refusal(
+                    current,
+                    actor_id=actor_id,
+                    kind=EventKind.STATUS_CHANGED,
+                    detail=f"Auto-resolve: {refusal}",
+                    reason=type(refusal).__name__,
+                    target=Status.RESOLVED,
+                )
+                return current, AutoResolve.REFUSED
+            moved = await uow.incidents.move_status(current, Status.RESOLVED, actor_id=actor_id, note=note)
+            if moved is not None:
+                return moved, AutoResolve.RESOLVED
+            current = await uow.incidents.get(current.team_id, current.id)
+        raise AlertContentionError("the incident kept changing; nothing was applied")

@@ -1,0 +1,152 @@
+"""Alert groups and their alerts (SPEC §11), inside the unit of work of the incident changes they cause.
+
+A group's current row is locked (`UPDATE … RETURNING`) before its alerts are read, so notifications
+for one group apply one after another on every replica; the first one for a group claims it with an
+insert that the partial unique index `uq_alert_groups_current` lets exactly one transaction win.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.alerts import Alert, AlertKey, AlertSource, AlertStatus
+from storage.models import AlertGroupRow, AlertRow
+
+
+def group_key_hash(group_key: str) -> str:
+    """Group keys are label sets of any length; the index holds their SHA-256."""
+    return hashlib.sha256(group_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentGroup:
+    id: int
+    incident_id: int
+    truncated_alerts: int
+
+
+class AlertGroups:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _postgres(self) -> bool:
+        return (await self._session.connection()).dialect.name == "postgresql"
+
+    async def lock_current(
+        self, team_id: str, source: AlertSource, group_key: str, *, now: datetime
+    ) -> CurrentGroup | None:
+        """The group's current row, locked until this transaction ends (another replica's request for
+        the same group waits here, then reads what this one wrote)."""
+        result = await self._session.execute(
+            update(AlertGroupRow)
+            .where(
+                AlertGroupRow.team_id == team_id,
+                AlertGroupRow.source == source.value,
+                AlertGroupRow.group_key_hash == group_key_hash(group_key),
+                AlertGroupRow.is_current.is_(True),
+            )
+            .values(updated_at=now)
+            .returning(AlertGroupRow.id, AlertGroupRow.incident_id, AlertGroupRow.truncated_alerts)
+            .execution_options(synchronize_session=False)
+        )
+        row = result.first()
+        if row is None:
+            return None
+        return CurrentGroup(id=row.id, incident_id=row.incident_id, truncated_alerts=row.truncated_alerts)
+
+    async def known_alerts(self, group_id: int) -> dict[AlertKey, AlertStatus]:
+        rows = await self._session.execute(
+            select(AlertRow.fingerprint, AlertRow.starts_at, AlertRow.status).where(
+                AlertRow.group_id == group_id
+            )
+        )
+        return {(r.fingerprint, r.starts_at): AlertStatus(r.status) for r in rows}
+
+    async def retire(self, group_id: int) -> None:
+        """The group's incident is over and it fired again: the next row becomes current."""
+        await self._session.execute(
+            update(AlertGroupRow)
+            .where(AlertGroupRow.id == group_id)
+            .values(is_current=False)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def open(
+        self, team_id: str, source: AlertSource, group_key: str, *, incident_id: int, now: datetime
+    ) -> int | None:
+        """Claim the group for `incident_id`; None when another transaction holds it (on PostgreSQL
+        this waits for that transaction, so a None means it committed: retry to read its row)."""
+        insert = pg_insert if await self._postgres() else sqlite_insert
+        result = await self._session.execute(
+            insert(AlertGroupRow)
+            .values(
+                team_id=team_id,
+                source=source.value,
+                group_key_hash=group_key_hash(group_key),
+                group_key=group_key,
+                incident_id=incident_id,
+                is_current=True,
+                truncated_alerts=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["team_id", "source", "group_key_hash"], index_where=text("is_current")
+            )
+            .returning(AlertGroupRow.id)
+        )
+        row = result.first()
+        return int(row.id) if row is not None else None
+
+    async def add_alerts(
+        self, team_id: str, group_id: int, alerts: Iterable[Alert], *, now: datetime
+    ) -> None:
+        values = [
+            {
+                "team_id": team_id,
+                "group_id": group_id,
+                "fingerprint": a.fingerprint,
+                "starts_at": a.starts_at,
+                "status": a.status.value,
+                "updated_at": now,
+            }
+            for a in alerts
+        ]
+        if not values:
+            return
+        insert = pg_insert if await self._postgres() else sqlite_insert
+        await self._session.execute(
+            insert(AlertRow).on_conflict_do_nothing(index_elements=["group_id", "fingerprint", "starts_at"]),
+            values,
+        )
+
+    async def mark_resolved(self, group_id: int, keys: Iterable[AlertKey], *, now: datetime) -> None:
+        wanted = list(keys)
+        if not wanted:
+            return
+        await self._session.execute(
+            update(AlertRow)
+            .where(
+                AlertRow.group_id == group_id,
+                AlertRow.status == AlertStatus.FIRING.value,
+                tuple_(AlertRow.fingerprint, AlertRow.starts_at).in_(wanted),
+            )
+            .values(status=AlertStatus.RESOLVED.value, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def set_truncated(self, group_id: int, truncated_alerts: int) -> None:
+        await self._session.execute(
+            update(AlertGroupRow)
+            .where(AlertGroupRow.id == group_id)
+            .values(truncated_alerts=truncated_alerts)
+            .execution_options(synchronize_session=False)
+        )
