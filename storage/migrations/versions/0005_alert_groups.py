@@ -5,7 +5,7 @@ PostgreSQL both have them): two replicas receiving the same first notification o
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-07
+Create Date: 2026-11-30
 """
 
 from collections.abc import Sequence
