@@ -20,16 +20,19 @@ from aiohttp import web
 from alembic import command
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.api.tokens import TokenCodec
 from bot.bootstrap import build_application
 from bot.keys import PLAYGROUND_API_TOKEN_SECRET
 from bot.logging_setup import configure_logging
 from bot.runtime import RUNTIME, Runtime
 from bot.settings import Settings, load_settings, redact_url
 from playground.api_proxy import ApiProxy
+from playground.sample_alert import AlertTarget, SampleAlert, TokenIssuer
 from playground.server import PlaygroundPage
 from playground.slack_api import SlackStandIn
 from playground.slack_sender import SlackSender
-from storage.database import alembic_config
+from storage.api_tokens import ApiTokenStore
+from storage.database import alembic_config, create_session_factory
 
 INCIDENT_CHANNEL = "C0INCIDENTS"
 BOT_HOST = "127.0.0.1"
@@ -58,6 +61,7 @@ def dev_settings(env: Mapping[str, str]) -> Settings:
     SLACK_API_URL is a placeholder here: `run_playground` points it at the stand-in once that listens.
     API tokens are signed with the playground's public key unless API_TOKEN_SECRET is set, so
     `incident-tracker token issue --playground` in another terminal issues tokens this bot accepts.
+    ALERT_AUTO_RESOLVE is on unless set, so the page's resolved test alert resolves its incident.
     """
     overrides = {
         "API_TOKEN_SECRET": env.get("API_TOKEN_SECRET", "") or PLAYGROUND_API_TOKEN_SECRET,
@@ -65,6 +69,7 @@ def dev_settings(env: Mapping[str, str]) -> Settings:
         "SLACK_BOT_TOKEN": f"xoxb-playground-{secrets.token_hex(12)}",
         "SLACK_API_URL": "http://127.0.0.1/api/",
         "INCIDENT_CHANNEL": env.get("INCIDENT_CHANNEL", "").strip() or INCIDENT_CHANNEL,
+        "ALERT_AUTO_RESOLVE": env.get("ALERT_AUTO_RESOLVE", "").strip() or "true",
     }
     return load_settings({**env, **overrides}, dev=True)
 
@@ -90,6 +95,8 @@ async def run_playground(settings: Settings) -> AsyncIterator[RunningPlayground]
     page = PlaygroundPage(stand_in)
     api_proxy = ApiProxy()  # the REST API at the page's address too (README, "API")
     api_proxy.attach(stand_in.app)
+    sample_alert = SampleAlert()  # the page's "Send a test alert" (README, "Try it")
+    sample_alert.attach(stand_in.app)
     try:
         await stand_in.start(settings.host, settings.port)
     except OSError as exc:
@@ -118,11 +125,16 @@ async def run_playground(settings: Settings) -> AsyncIterator[RunningPlayground]
                 )
                 page.sender = sender
                 api_proxy.target = (session, bot_url)
+                runtime = app[RUNTIME]
+                store = ApiTokenStore(create_session_factory(runtime.engine), runtime.read_engine)
+                tokens = TokenIssuer(TokenCodec(settings.api_token_secret), store, stand_in.state.team_id)
+                sample_alert.target = AlertTarget(session, bot_url, tokens, channel)
                 try:
-                    yield RunningPlayground(stand_in.url, bot_url, stand_in, page, sender, app[RUNTIME])
+                    yield RunningPlayground(stand_in.url, bot_url, stand_in, page, sender, runtime)
                 finally:
                     page.sender = None
                     api_proxy.target = None
+                    sample_alert.target = None
         finally:
             await runner.cleanup()  # relay stopped, engine disposed
     finally:

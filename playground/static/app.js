@@ -314,6 +314,20 @@ async function click(channelId, message, action, button) {
   if (!result.ok) showComposerError(result.error);
 }
 
+// -- the test alert: the playground server posts an Alertmanager webhook to the bot ----------------------
+
+async function sendTestAlert(status, button) {
+  const box = $("alert-result");
+  button.disabled = true;
+  const result = await post(`/playground/alerts/${status}`, {});
+  button.disabled = false;
+  box.textContent = result.ok ? result.message : result.error;
+  box.classList.toggle("failed", !result.ok);
+  if (result.ok && status === "firing" && result.channel !== ui.channel && channelById(result.channel)) {
+    switchChannel(result.channel); // where the card appears
+  }
+}
+
 // -- threads -----------------------------------------------------------------------------------------
 
 function openThread(channel, ts) {
@@ -498,6 +512,8 @@ function start() {
       input.focus();
     });
   }
+  $("alert-fire").addEventListener("click", (event) => sendTestAlert("firing", event.currentTarget));
+  $("alert-resolve").addEventListener("click", (event) => sendTestAlert("resolved", event.currentTarget));
   $("thread-close").addEventListener("click", () => {
     ui.thread = null;
     renderThread();
