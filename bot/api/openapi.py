@@ -245,7 +245,7 @@ def _document() -> dict[str, Any]:
                             "in": "header",
                             "required": False,
                             "description": 'The version read, quoted: `"3"`',
-                            "schema": {"type": "string"},
+                            "schema": {"type": "string", "pattern": schema.IF_MATCH_PATTERN},
                         }
                     ],
                     "requestBody": _body(schema.PATCH_BODY),

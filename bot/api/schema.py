@@ -25,6 +25,9 @@ LIST_STATUSES = ["active", "resolved", "closed", "all"]
 PAGE_LIMIT_MAX = 100
 CURSOR_MAX = 2000
 
+# Header formats the handlers enforce, published as these patterns in the OpenAPI document.
+IF_MATCH_PATTERN = r'^(?:W/)?"([0-9]{1,9})"$'  # the one ETag we send: the version, quoted
+
 LIST_QUERY: Schema = {
     "type": "object",
     "properties": {

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from openapi_spec_validator import validate
 
 from bot.api import schema
+from bot.api.openapi import openapi_document
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.asyncio
@@ -61,3 +63,35 @@ async def test_the_document_is_valid_and_describes_every_route(api: Api) -> None
             method, path.replace("{incident_id}", "1"), body={} if method != "GET" else None
         )
         assert answer.status == 401, (method, path)
+
+
+def _published(document: dict[str, Any], path: str, method: str, name: str) -> dict[str, Any]:
+    item = document["paths"][path]
+    parameters = item.get("parameters", []) + item[method].get("parameters", [])
+    return next(dict(p["schema"]) for p in parameters if p["name"] == name)
+
+
+def _allows(published: dict[str, Any], value: str) -> bool:
+    """JSON Schema's string checks for what the document publishes (pattern is a search, RFC 9485)."""
+    return (
+        published.get("minLength", 0) <= len(value) <= published.get("maxLength", len(value))
+        and re.search(published.get("pattern", ""), value) is not None
+    )
+
+
+async def test_if_match_is_published_as_the_server_reads_it(api: Api) -> None:
+    """Found by the fuzzer: `If-Match: ` (empty) fit the published `string` and got 422."""
+    token, _ = await api.issue()
+    created = await api.call("POST", "/api/v1/incidents", token, body={"title": "etag"})
+    published = _published(openapi_document(), "/api/v1/incidents/{incident_id}", "patch", "If-Match")
+    for value in ["", "1", "*", '"x"', '"1234567890"', '"1", "2"', '"999"', 'W/"998"']:
+        answer = await api.call(
+            "PATCH",
+            f"/api/v1/incidents/{created.body['id']}",
+            token,
+            body={"note": "n"},
+            headers={"If-Match": value},
+        )
+        refused = answer.status == 422 and answer.body["errors"][0]["field"] == "If-Match"
+        assert refused != _allows(published, value), (value, answer.status)
+        assert answer.status in {412, 422}, (value, answer.body)
