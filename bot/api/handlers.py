@@ -29,7 +29,7 @@ from domain.validation import ID_MAX
 SHOW_TIMELINE = 50
 _ID_RE = re.compile(r"(?:inc-)?([0-9]{1,19})", re.IGNORECASE | re.ASCII)
 _IF_MATCH_RE = re.compile(schema.IF_MATCH_PATTERN, re.ASCII)
-_IDEMPOTENCY_KEY_RE = re.compile(r"[!-~]{1,255}", re.ASCII)
+_IDEMPOTENCY_KEY_RE = re.compile(schema.IDEMPOTENCY_KEY_PATTERN, re.ASCII)
 
 
 def _json(body: object, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:

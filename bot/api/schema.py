@@ -27,6 +27,7 @@ CURSOR_MAX = 2000
 
 # Header formats the handlers enforce, published as these patterns in the OpenAPI document.
 IF_MATCH_PATTERN = r'^(?:W/)?"([0-9]{1,9})"$'  # the one ETag we send: the version, quoted
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"  # visible ASCII: what any HTTP client can send as is
 
 LIST_QUERY: Schema = {
     "type": "object",

@@ -95,3 +95,19 @@ async def test_if_match_is_published_as_the_server_reads_it(api: Api) -> None:
         refused = answer.status == 422 and answer.body["errors"][0]["field"] == "If-Match"
         assert refused != _allows(published, value), (value, answer.status)
         assert answer.status in {412, 422}, (value, answer.body)
+
+
+async def test_idempotency_key_is_published_as_the_server_reads_it(api: Api) -> None:
+    """Found by the fuzzer: a key with a space or a non-ASCII letter fit the published string and got 422."""
+    token, _ = await api.issue()
+    published = _published(openapi_document(), "/api/v1/incidents", "post", "Idempotency-Key")
+    for n, value in enumerate(["", "a b", "caf\u00e9", "tab\there", "k" * 256, "k" * 255, "x-1_~!"]):
+        answer = await api.call(
+            "POST",
+            "/api/v1/incidents",
+            token,
+            body={"title": f"keyed {n}"},
+            headers={"Idempotency-Key": value.encode().decode("latin-1")},
+        )
+        assert answer.status in {201, 422}, (value, answer.body)
+        assert (answer.status == 201) == _allows(published, value), (value, answer.status)
