@@ -24,6 +24,9 @@ STATUSES = [s.value for s in Status]
 LIST_STATUSES = ["active", "resolved", "closed", "all"]
 PAGE_LIMIT_MAX = 100
 CURSOR_MAX = 2000
+# Opaque, but URL-safe (ours are base64url segments and dots): a cursor the document allows is sent
+# as is, so the longest request it allows stays far inside the HTTP server's 8190-byte request line.
+CURSOR_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 # Header formats the handlers enforce, published as these patterns in the OpenAPI document.
 IF_MATCH_PATTERN = r'^(?:W/)?"([0-9]{1,9})"$'  # the one ETag we send: the version, quoted
@@ -35,7 +38,7 @@ LIST_QUERY: Schema = {
         "status": {"type": "string", "enum": LIST_STATUSES, "default": "active"},
         "severity": {"type": "string", "enum": SEVERITIES},
         "limit": {"type": "integer", "minimum": 1, "maximum": PAGE_LIMIT_MAX, "default": 20},
-        "cursor": {"type": "string", "minLength": 1, "maxLength": CURSOR_MAX},
+        "cursor": {"type": "string", "minLength": 1, "maxLength": CURSOR_MAX, "pattern": CURSOR_PATTERN},
     },
     "additionalProperties": False,
 }
@@ -44,7 +47,7 @@ EVENTS_QUERY: Schema = {
     "type": "object",
     "properties": {
         "limit": {"type": "integer", "minimum": 1, "maximum": PAGE_LIMIT_MAX, "default": 50},
-        "cursor": {"type": "string", "minLength": 1, "maxLength": CURSOR_MAX},
+        "cursor": {"type": "string", "minLength": 1, "maxLength": CURSOR_MAX, "pattern": CURSOR_PATTERN},
     },
     "additionalProperties": False,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from openapi_spec_validator import validate
@@ -111,3 +112,18 @@ async def test_idempotency_key_is_published_as_the_server_reads_it(api: Api) -> 
         )
         assert answer.status in {201, 422}, (value, answer.body)
         assert (answer.status == 201) == _allows(published, value), (value, answer.status)
+
+
+async def test_every_cursor_the_document_allows_reaches_the_api(api: Api) -> None:
+    """Found by the fuzzer: 2000 non-ASCII characters fit the published cursor, but percent-encoded
+    they overflow the HTTP server's request line, which refuses them before routing (text/plain)."""
+    token, _ = await api.issue()
+    for path, name in [("/api/v1/incidents", "get"), ("/api/v1/incidents/{incident_id}/events", "get")]:
+        published = _published(openapi_document(), path, name, "cursor")
+        for char in ["\U0001f525", "\u00e9", "A"]:
+            cursor = char * published["maxLength"]
+            if not _allows(published, cursor):
+                continue
+            target = path.replace("{incident_id}", "1") + "?cursor=" + quote(cursor)
+            answer = await api.call("GET", target, token)  # asserts problem+json for every refusal
+            assert answer.status in {404, 422}, (char, answer.body)
