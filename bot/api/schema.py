@@ -28,6 +28,11 @@ CURSOR_MAX = 2000
 # as is, so the longest request it allows stays far inside the HTTP server's 8190-byte request line.
 CURSOR_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
+# Text that is more than whitespace: Python's whitespace (`str.isspace`, what the domain strips), spelled
+# out so JSON Schema's regex dialect and Python's agree on it.
+_SPACE = r"\t\n\u000b\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK_PATTERN = rf"^[{_SPACE}]*[^{_SPACE}][\s\S]*$"
+
 # Header formats the handlers enforce, published as these patterns in the OpenAPI document.
 IF_MATCH_PATTERN = r'^(?:W/)?"([0-9]{1,9})"$'  # the one ETag we send: the version, quoted
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"  # visible ASCII: what any HTTP client can send as is
@@ -55,7 +60,7 @@ EVENTS_QUERY: Schema = {
 DECLARE_BODY: Schema = {
     "type": "object",
     "properties": {
-        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX},
+        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX, "pattern": NOT_BLANK_PATTERN},
         "severity": {"type": "string", "enum": SEVERITIES, "default": "sev3"},
         "description": {"type": "string", "maxLength": DESCRIPTION_MAX},
     },
@@ -69,7 +74,7 @@ PATCH_BODY: Schema = {
         "status": {"type": "string", "enum": STATUSES},
         "severity": {"type": "string", "enum": SEVERITIES},
         "commander_id": {"type": "string", "maxLength": STORED_ID_MAX, "pattern": f"^{USER_ID_PATTERN}$"},
-        "note": {"type": "string", "maxLength": NOTE_MAX},
+        "note": {"type": "string", "maxLength": NOTE_MAX, "pattern": NOT_BLANK_PATTERN},
     },
     "minProperties": 1,
     "additionalProperties": False,
@@ -77,7 +82,9 @@ PATCH_BODY: Schema = {
 
 NOTE_BODY: Schema = {
     "type": "object",
-    "properties": {"text": {"type": "string", "minLength": 1, "maxLength": NOTE_MAX}},
+    "properties": {
+        "text": {"type": "string", "minLength": 1, "maxLength": NOTE_MAX, "pattern": NOT_BLANK_PATTERN}
+    },
     "required": ["text"],
     "additionalProperties": False,
 }
@@ -125,6 +132,8 @@ def _check_value(schema: Schema, value: object, field: str) -> list[FieldError]:
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             return [FieldError(field, f"must be at most {schema['maxLength']} characters")]
         if "pattern" in schema and not _pattern(schema["pattern"]).fullmatch(value):
+            if schema["pattern"] == NOT_BLANK_PATTERN:
+                return [FieldError(field, "must not be blank")]
             return [FieldError(field, f"must match {schema['pattern']}")]
     if isinstance(value, int) and not (schema.get("minimum", value) <= value <= schema.get("maximum", value)):
         return [FieldError(field, f"must be from {schema['minimum']} to {schema['maximum']}")]

@@ -127,3 +127,29 @@ async def test_every_cursor_the_document_allows_reaches_the_api(api: Api) -> Non
             target = path.replace("{incident_id}", "1") + "?cursor=" + quote(cursor)
             answer = await api.call("GET", target, token)  # asserts problem+json for every refusal
             assert answer.status in {404, 422}, (char, answer.body)
+
+
+async def test_blank_text_is_published_as_refused(api: Api) -> None:
+    """Found by the fuzzer: `{"note": ""}` fit the published PATCH body and got 422 (blank note)."""
+    token, _ = await api.issue()
+    created = await api.call("POST", "/api/v1/incidents", token, body={"title": "blank"})
+    path = f"/api/v1/incidents/{created.body['id']}"
+    paths = openapi_document()["paths"]
+
+    def body_schema(target: str, method: str) -> dict[str, Any]:
+        return dict(paths[target][method]["requestBody"]["content"]["application/json"]["schema"])
+
+    fields = [
+        ("POST", "/api/v1/incidents", body_schema("/api/v1/incidents", "post"), "title"),
+        ("PATCH", path, body_schema("/api/v1/incidents/{incident_id}", "patch"), "note"),
+        ("POST", f"{path}/notes", body_schema("/api/v1/incidents/{incident_id}/notes", "post"), "text"),
+    ]
+    for method, target, published, name in fields:
+        for value in ["", " ", "\u3000\t\n", "\x1c", "\u200b", " a ", "\n\u00e9"]:
+            answer = await api.call(method, target, token, body={name: value})
+            assert answer.status in {200, 201, 422}, (name, value, answer.body)
+            accepted = answer.status < 300
+            assert accepted == _allows(published["properties"][name], value), (name, value, answer.body)
+            if not accepted:
+                message = "must not be empty" if value == "" and name != "note" else "must not be blank"
+                assert answer.body["errors"] == [{"field": name, "message": message}]
