@@ -54,7 +54,9 @@ async def _body(request: web.Request, body_schema: Schema) -> dict[str, Any]:
         raise Problem(415, "unsupported-media-type", "Send the body as application/json.")
     try:
         document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        # `"\ud800"` is valid JSON but no Unicode text: a lone surrogate escape would fail in storage.
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError):
         raise Problem(400, "malformed-json", "The request body is not valid UTF-8 JSON.") from None
     errors = schema.validate(body_schema, document)
     if errors:
