@@ -28,10 +28,12 @@ CURSOR_MAX = 2000
 # as is, so the longest request it allows stays far inside the HTTP server's 8190-byte request line.
 CURSOR_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
-# Text that is more than whitespace: Python's whitespace (`str.isspace`, what the domain strips), spelled
-# out so JSON Schema's regex dialect and Python's agree on it.
+# Free text holds no NUL (PostgreSQL's text cannot). Title, note and text must also be more than
+# whitespace: Python's (`str.isspace`, what the domain strips), spelled out so JSON Schema's regex
+# dialect and Python's agree on it.
 _SPACE = r"\t\n\u000b\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-NOT_BLANK_PATTERN = rf"^[{_SPACE}]*[^{_SPACE}][\s\S]*$"
+TEXT_PATTERN = r"^[^\u0000]*$"
+NOT_BLANK_PATTERN = rf"^[{_SPACE}]*[^{_SPACE}\u0000][^\u0000]*$"
 
 # Header formats the handlers enforce, published as these patterns in the OpenAPI document.
 IF_MATCH_PATTERN = r'^(?:W/)?"([0-9]{1,9})"$'  # the one ETag we send: the version, quoted
@@ -62,7 +64,7 @@ DECLARE_BODY: Schema = {
     "properties": {
         "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX, "pattern": NOT_BLANK_PATTERN},
         "severity": {"type": "string", "enum": SEVERITIES, "default": "sev3"},
-        "description": {"type": "string", "maxLength": DESCRIPTION_MAX},
+        "description": {"type": "string", "maxLength": DESCRIPTION_MAX, "pattern": TEXT_PATTERN},
     },
     "required": ["title"],
     "additionalProperties": False,
@@ -104,6 +106,14 @@ def _pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.ASCII)
 
 
+def _pattern_message(pattern: str, value: str) -> str:
+    if pattern in (TEXT_PATTERN, NOT_BLANK_PATTERN) and "\x00" in value:
+        return "must not contain NUL (\\u0000)"
+    if pattern == NOT_BLANK_PATTERN:
+        return "must not be blank"
+    return f"must match {pattern}"
+
+
 def _json_type(value: object) -> str:
     if value is None:
         return "null"
@@ -132,9 +142,7 @@ def _check_value(schema: Schema, value: object, field: str) -> list[FieldError]:
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             return [FieldError(field, f"must be at most {schema['maxLength']} characters")]
         if "pattern" in schema and not _pattern(schema["pattern"]).fullmatch(value):
-            if schema["pattern"] == NOT_BLANK_PATTERN:
-                return [FieldError(field, "must not be blank")]
-            return [FieldError(field, f"must match {schema['pattern']}")]
+            return [FieldError(field, _pattern_message(schema["pattern"], value))]
     if isinstance(value, int) and not (schema.get("minimum", value) <= value <= schema.get("maximum", value)):
         return [FieldError(field, f"must be from {schema['minimum']} to {schema['maximum']}")]
     return []
