@@ -199,7 +199,12 @@ def _document() -> dict[str, Any]:
                             "in": "header",
                             "required": False,
                             "description": "Same key and body within 24 h: the same incident, 201 again",
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 255,
+                                "pattern": schema.IDEMPOTENCY_KEY_PATTERN,
+                            },
                         }
                     ],
                     "requestBody": _body(schema.DECLARE_BODY),
@@ -246,7 +251,7 @@ def _document() -> dict[str, Any]:
                             "in": "header",
                             "required": False,
                             "description": 'The version read, quoted: `"3"`',
-                            "schema": {"type": "string"},
+                            "schema": {"type": "string", "pattern": schema.IF_MATCH_PATTERN},
                         }
                     ],
                     "requestBody": _body(schema.PATCH_BODY),

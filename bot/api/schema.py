@@ -24,6 +24,20 @@ STATUSES = [s.value for s in Status]
 LIST_STATUSES = ["active", "resolved", "closed", "all"]
 PAGE_LIMIT_MAX = 100
 CURSOR_MAX = 2000
+# Opaque, but URL-safe (ours are base64url segments and dots): a cursor the document allows is sent
+# as is, so the longest request it allows stays far inside the HTTP server's 8190-byte request line.
+CURSOR_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+# Free text holds no NUL (PostgreSQL's text cannot). Title, note and text must also be more than
+# whitespace: Python's (`str.isspace`, what the domain strips), spelled out so JSON Schema's regex
+# dialect and Python's agree on it.
+_SPACE = r"\t\n\u000b\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = r"^[^\u0000]*$"
+NOT_BLANK_PATTERN = rf"^[{_SPACE}]*[^{_SPACE}\u0000][^\u0000]*$"
+
+# Header formats the handlers enforce, published as these patterns in the OpenAPI document.
+IF_MATCH_PATTERN = r'^(?:W/)?"([0-9]{1,9})"$'  # the one ETag we send: the version, quoted
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"  # visible ASCII: what any HTTP client can send as is
 
 LIST_QUERY: Schema = {
     "type": "object",
@@ -31,7 +45,7 @@ LIST_QUERY: Schema = {
         "status": {"type": "string", "enum": LIST_STATUSES, "default": "active"},
         "severity": {"type": "string", "enum": SEVERITIES},
         "limit": {"type": "integer", "minimum": 1, "maximum": PAGE_LIMIT_MAX, "default": 20},
-        "cursor": {"type": "string", "minLength": 1, "maxLength": CURSOR_MAX},
+        "cursor": {"type": "string", "minLength": 1, "maxLength": CURSOR_MAX, "pattern": CURSOR_PATTERN},
     },
     "additionalProperties": False,
 }
@@ -40,7 +54,7 @@ EVENTS_QUERY: Schema = {
     "type": "object",
     "properties": {
         "limit": {"type": "integer", "minimum": 1, "maximum": PAGE_LIMIT_MAX, "default": 50},
-        "cursor": {"type": "string", "minLength": 1, "maxLength": CURSOR_MAX},
+        "cursor": {"type": "string", "minLength": 1, "maxLength": CURSOR_MAX, "pattern": CURSOR_PATTERN},
     },
     "additionalProperties": False,
 }
@@ -48,9 +62,9 @@ EVENTS_QUERY: Schema = {
 DECLARE_BODY: Schema = {
     "type": "object",
     "properties": {
-        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX},
+        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX, "pattern": NOT_BLANK_PATTERN},
         "severity": {"type": "string", "enum": SEVERITIES, "default": "sev3"},
-        "description": {"type": "string", "maxLength": DESCRIPTION_MAX},
+        "description": {"type": "string", "maxLength": DESCRIPTION_MAX, "pattern": TEXT_PATTERN},
     },
     "required": ["title"],
     "additionalProperties": False,
@@ -62,7 +76,7 @@ PATCH_BODY: Schema = {
         "status": {"type": "string", "enum": STATUSES},
         "severity": {"type": "string", "enum": SEVERITIES},
         "commander_id": {"type": "string", "maxLength": STORED_ID_MAX, "pattern": f"^{USER_ID_PATTERN}$"},
-        "note": {"type": "string", "maxLength": NOTE_MAX},
+        "note": {"type": "string", "maxLength": NOTE_MAX, "pattern": NOT_BLANK_PATTERN},
     },
     "minProperties": 1,
     "additionalProperties": False,
@@ -70,7 +84,9 @@ PATCH_BODY: Schema = {
 
 NOTE_BODY: Schema = {
     "type": "object",
-    "properties": {"text": {"type": "string", "minLength": 1, "maxLength": NOTE_MAX}},
+    "properties": {
+        "text": {"type": "string", "minLength": 1, "maxLength": NOTE_MAX, "pattern": NOT_BLANK_PATTERN}
+    },
     "required": ["text"],
     "additionalProperties": False,
 }
@@ -88,6 +104,14 @@ class FieldError:
 @cache
 def _pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.ASCII)
+
+
+def _pattern_message(pattern: str, value: str) -> str:
+    if pattern in (TEXT_PATTERN, NOT_BLANK_PATTERN) and "\x00" in value:
+        return "must not contain NUL (\\u0000)"
+    if pattern == NOT_BLANK_PATTERN:
+        return "must not be blank"
+    return f"must match {pattern}"
 
 
 def _json_type(value: object) -> str:
@@ -118,7 +142,7 @@ def _check_value(schema: Schema, value: object, field: str) -> list[FieldError]:
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             return [FieldError(field, f"must be at most {schema['maxLength']} characters")]
         if "pattern" in schema and not _pattern(schema["pattern"]).fullmatch(value):
-            return [FieldError(field, f"must match {schema['pattern']}")]
+            return [FieldError(field, _pattern_message(schema["pattern"], value))]
     if isinstance(value, int) and not (schema.get("minimum", value) <= value <= schema.get("maximum", value)):
         return [FieldError(field, f"must be from {schema['minimum']} to {schema['maximum']}")]
     return []

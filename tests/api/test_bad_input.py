@@ -35,6 +35,8 @@ async def test_bad_bodies_are_4xx_problems_and_write_nothing(api: Api) -> None:
         ("POST", "/api/v1/incidents", b"", {}, 400),
         ("POST", "/api/v1/incidents", b'{"title": "\xff\xfe"}', {}, 400),
         ("POST", "/api/v1/incidents", b'{"title": NaN}', {}, 400),
+        ("POST", "/api/v1/incidents", b'{"title": "\\ud800"}', {}, 400),  # a lone surrogate: no text
+        ("POST", "/api/v1/incidents", b'{"title": "ok", "\\udfff": 1}', {}, 400),
         ("POST", "/api/v1/incidents", b'{"title": 1' + b"0" * 5000 + b"}", {}, 400),
         ("POST", "/api/v1/incidents", b"[" * 100_000 + b"]" * 100_000, {}, 400),
         ("POST", "/api/v1/incidents", b'["title"]', {}, 422),
@@ -61,6 +63,8 @@ async def test_bad_bodies_are_4xx_problems_and_write_nothing(api: Api) -> None:
         ("PATCH", path, b'{"status": "acknowledged"}', {"If-Match": '"999"'}, 412),
         ("PATCH", path, b'{"status": "closed"}', {}, 409),
         ("POST", f"{path}/notes", b'{"text": ""}', {}, 422),
+        ("POST", f"{path}/notes", b'{"text": "\\ud83d"}', {}, 400),
+        ("PATCH", path, b'{"note": "ok \\udc00"}', {}, 400),
         ("POST", f"{path}/notes", b'{"text": "' + b"x" * 3001 + b'"}', {}, 422),
         ("POST", f"{path}/notes", b'{"body": "hi"}', {}, 422),
         ("POST", "/api/v1/incidents/99999999/notes", b'{"text": "hi"}', {}, 404),
