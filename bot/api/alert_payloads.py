@@ -27,10 +27,13 @@ MAX_ERRORS = 20
 VERSIONS: Mapping[AlertSource, str] = {AlertSource.ALERTMANAGER: "4", AlertSource.GRAFANA: "1"}
 
 # RFC 3339 as both tools write it (Go's time.RFC3339Nano): `2021-10-12T09:51:03.157076+02:00`, `…Z`.
-_RFC3339_RE = re.compile(
-    r"([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?([Zz]|[+-][0-9]{2}:[0-9]{2})",
-    re.ASCII,
+# Published in the OpenAPI document as this pattern (JSON Schema's `format` is only an annotation).
+RFC3339_PATTERN = (
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2})"
+    r"(?:\.([0-9]{1,9}))?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
+_RFC3339_RE = re.compile(RFC3339_PATTERN, re.ASCII)
 
 
 class _Errors:
@@ -115,11 +118,11 @@ def _alert(raw: object, field: str, errors: _Errors) -> Alert | None:
     if len(fingerprint) > FINGERPRINT_MAX:
         errors.add(f"{field}.fingerprint", f"must be at most {FINGERPRINT_MAX} characters")
     starts_raw = _string(raw, "startsAt", f"{field}.startsAt", errors, required=True)
-    starts_at = parse_timestamp(starts_raw) if starts_raw else None
-    if starts_raw and starts_at is None:
+    starts_at = parse_timestamp(starts_raw)
+    if isinstance(raw.get("startsAt"), str) and starts_at is None:
         errors.add(f"{field}.startsAt", "must be an RFC 3339 time, e.g. 2021-10-12T09:51:03.157076+02:00")
     ends_raw = _string(raw, "endsAt", f"{field}.endsAt", errors, required=False)
-    if ends_raw and parse_timestamp(ends_raw) is None:
+    if isinstance(raw.get("endsAt"), str) and parse_timestamp(ends_raw) is None:
         errors.add(f"{field}.endsAt", "must be an RFC 3339 time")
     labels = _string_map(raw, "labels", f"{field}.labels", errors)
     annotations = _string_map(raw, "annotations", f"{field}.annotations", errors)
@@ -156,6 +159,8 @@ def parse_notification(source: AlertSource, body: bytes) -> AlertNotification:
     truncated = document.get("truncatedAlerts", 0)
     if truncated is None:
         truncated = 0
+    if isinstance(truncated, float) and truncated.is_integer() and 0 <= truncated <= 2**31 - 1:
+        truncated = int(truncated)  # JSON has one number type: 3.0 is the whole number 3
     if isinstance(truncated, bool) or not isinstance(truncated, int) or not 0 <= truncated <= 2**31 - 1:
         errors.add("truncatedAlerts", "must be a whole number from 0")
         truncated = 0

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.api.alert_payloads import FINGERPRINT_MAX, GROUP_KEY_MAX, MAX_ALERTS, VERSIONS
+from bot.api.alert_payloads import FINGERPRINT_MAX, GROUP_KEY_MAX, MAX_ALERTS, RFC3339_PATTERN, VERSIONS
 from bot.api.grafana_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from bot.api.schema import TEXT_PATTERN
 from domain.alerts import AlertSource
 
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
-_STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
-_TIME = {"type": "string", "format": "date-time"}
+# What the parser reads, as leniently as it reads it: optional fields may be null (read as absent),
+# and fields it does not read (receiver, groupLabels, externalURL, Grafana's extras) are any JSON.
+_TEXT = {"type": "string", "pattern": TEXT_PATTERN}  # storable text: no NUL
+_STRINGS = {"type": ["object", "null"], "propertyNames": _TEXT, "additionalProperties": _TEXT}
+_TIME = {"type": "string", "format": "date-time", "pattern": f"^{RFC3339_PATTERN}$"}
 _STATUS = {"type": "string", "enum": ["firing", "resolved"]}
+_OPTIONAL_STATUS = {"type": ["string", "null"], "enum": ["firing", "resolved", None]}
+_IGNORED: dict[str, Any] = {"description": "Not read; any value is accepted"}
 
 
 def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -29,15 +35,15 @@ def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[st
 def _alert() -> dict[str, Any]:
     return {
         "type": "object",
-        "required": ["status", "labels", "startsAt", "fingerprint"],
+        "required": ["status", "startsAt", "fingerprint"],
         "properties": {
             "status": _STATUS,
             "labels": _STRINGS,
             "annotations": _STRINGS,
             "startsAt": _TIME,
-            "endsAt": _TIME,
-            "generatorURL": {"type": "string"},
-            "fingerprint": {"type": "string", "minLength": 1, "maxLength": FINGERPRINT_MAX},
+            "endsAt": {**_TIME, "type": ["string", "null"]},
+            "generatorURL": {**_TEXT, "type": ["string", "null"]},
+            "fingerprint": {**_TEXT, "minLength": 1, "maxLength": FINGERPRINT_MAX},
         },
     }
 
@@ -49,14 +55,14 @@ def notification_schema(source: AlertSource) -> dict[str, Any]:
         "required": ["version", "groupKey", "alerts"],
         "properties": {
             "version": {"type": "string", "const": VERSIONS[source]},
-            "groupKey": {"type": "string", "minLength": 1, "maxLength": GROUP_KEY_MAX},
-            "truncatedAlerts": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-            "status": _STATUS,
-            "receiver": {"type": "string"},
-            "groupLabels": _STRINGS,
+            "groupKey": {**_TEXT, "minLength": 1, "maxLength": GROUP_KEY_MAX},
+            "truncatedAlerts": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**31 - 1},
+            "status": _OPTIONAL_STATUS,
+            "receiver": _IGNORED,
+            "groupLabels": _IGNORED,
             "commonLabels": _STRINGS,
             "commonAnnotations": _STRINGS,
-            "externalURL": {"type": "string"},
+            "externalURL": _IGNORED,
             "alerts": {"type": "array", "minItems": 1, "maxItems": MAX_ALERTS, "items": _alert()},
         },
     }

@@ -88,7 +88,9 @@ BAD_BODIES: dict[str, tuple[Any, str]] = {
         _broken(lambda d: d["alerts"][0].update(startsAt="0001-01-01T00:00:00+01:00")),
         "alerts[0].startsAt",
     ),
+    "empty startsAt": (_broken(lambda d: d["alerts"][0].update(startsAt="")), "alerts[0].startsAt"),
     "bad endsAt": (_broken(lambda d: d["alerts"][0].update(endsAt="soon")), "alerts[0].endsAt"),
+    "empty endsAt": (_broken(lambda d: d["alerts"][0].update(endsAt="")), "alerts[0].endsAt"),
     "unknown status": (_broken(lambda d: d["alerts"][0].update(status="pending")), "alerts[0].status"),
     "no fingerprint": (_broken(lambda d: d["alerts"][0].pop("fingerprint")), "alerts[0].fingerprint"),
     "label not a string": (

@@ -48,6 +48,14 @@ CONFIG = SchemathesisConfig.from_dict(
             "positive_data_acceptance": {
                 "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "412", "429", "5xx"]
             },
+            # An alert notification listing more alerts than the document allows is refused with 413
+            # (SPEC §11: too large to take), before its items are read.
+            "negative_data_rejection": {
+                "expected-statuses": [
+                    *("400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"),
+                    "5xx",
+                ]
+            },
         },
     }
 )
