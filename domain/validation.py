@@ -18,8 +18,26 @@ _ID_RE = re.compile(r"^(?:inc-)?([0-9]{1,19})$", re.IGNORECASE | re.ASCII)
 _SEVERITY_LIKE_RE = re.compile(r"^sev-?[0-9]+$", re.IGNORECASE | re.ASCII)
 
 
+def _storable(text: str, field: str) -> str:
+    """Text both databases can hold: PostgreSQL's text refuses NUL, and a lone surrogate is no text."""
+    if "\x00" in text or (not text.isascii() and _has_lone_surrogate(text)):
+        raise IncidentValidationError(
+            f"The {field} contains a character that cannot be stored (NUL or a broken Unicode escape).",
+            field=field,
+        )
+    return text
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def validate_title(raw: str) -> str:
-    title = " ".join(raw.split())
+    title = " ".join(_storable(raw, "title").split())
     if not title:
         raise IncidentValidationError("A title is required (1–150 characters).", field="title")
     if len(title) > TITLE_MAX:
@@ -30,7 +48,7 @@ def validate_title(raw: str) -> str:
 
 
 def validate_description(raw: str | None) -> str:
-    description = (raw or "").strip()
+    description = _storable(raw or "", "description").strip()
     if len(description) > DESCRIPTION_MAX:
         raise IncidentValidationError(
             f"The description is {len(description)} characters; keep it to {DESCRIPTION_MAX}.",
@@ -40,7 +58,7 @@ def validate_description(raw: str | None) -> str:
 
 
 def validate_note(raw: str, *, required: bool = False) -> str:
-    note = raw.strip()
+    note = _storable(raw, "note").strip()
     if required and not note:
         raise IncidentValidationError("The note is empty: write what happened.", field="note")
     if len(note) > NOTE_MAX:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from domain import IncidentValidationError, ListFilter, Severity, Status
@@ -200,3 +202,11 @@ def test_severity_shaped_words(word: str) -> None:
 @pytest.mark.parametrize("word", ["several", "severe", "seven", "sev", "Checkout", "s3v1", "", "sev٩"])
 def test_ordinary_title_words_do_not_look_like_a_severity(word: str) -> None:
     assert not looks_like_severity(word)
+
+
+@pytest.mark.parametrize("check", [validate_title, validate_description, validate_note])
+@pytest.mark.parametrize("text", ["a\x00b", "broken \ud800 escape"])
+def test_text_no_database_can_store_is_refused_by_field(check: Any, text: str) -> None:
+    with pytest.raises(IncidentValidationError) as refused:
+        check(text)
+    assert "cannot be stored" in str(refused.value)

@@ -122,6 +122,7 @@ async def test_declare_refusals(bot: BotHarness) -> None:
         ("declare SEV-1 x", "`SEV-1` is not a severity"),
         ("new " + "x" * 151, "The title is 151 characters; keep it to 150."),
         ("new sev2 " + "x" * 151, "The title is 151 characters; keep it to 150."),
+        ("new sev2 check\x00out", "The title contains a character that cannot be stored"),
     ]:
         assert_refused(await bot.command(text), what, USAGE["new"])
     page = await bot.runtime.service.list_page(
