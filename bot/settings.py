@@ -70,7 +70,7 @@ class Settings:
     )
     alert_auto_resolve: bool = False
     grafana_webhook_secret: bytes | None = None
-    reminders: Cadence = field(default_factory=lambda: DEFAULT_CADENCE)
+    reminders: Cadence = field(default_factory=lambda: dict(DEFAULT_CADENCE))
 
     def __repr__(self) -> str:  # never print secrets
         return (

@@ -51,7 +51,9 @@ def parse_duration(raw: str) -> timedelta | None:
 
 
 def parse_reminders(raw: str) -> Cadence:
-    """`sev1=15m,sev4=off` → a cadence for every severity; a severity left out keeps its default."""
+    """`sev1=15m,sev4=off` → a cadence for every severity; a severity left out keeps its default.
+
+    A plain dict: settings travel to `serve --workers` processes by pickling (a mappingproxy cannot)."""
     cadence: dict[Severity, timedelta | None] = dict(DEFAULT_CADENCE)
     seen: set[Severity] = set()
     for part in raw.split(","):
@@ -68,7 +70,7 @@ def parse_reminders(raw: str) -> Cadence:
             raise IncidentValidationError(f"{severity.value} is given twice")
         seen.add(severity)
         cadence[severity] = parse_duration(value)
-    return MappingProxyType(cadence)
+    return cadence
 
 
 def next_reminder_in(incident: Incident, cadence: Cadence) -> timedelta | None:

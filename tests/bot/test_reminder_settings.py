@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 from datetime import timedelta
@@ -73,3 +74,10 @@ def test_serve_refuses_to_start_with_a_bad_value(tmp_path: Path) -> None:
         "incident-tracker: REMINDERS must be sevN=duration pairs separated by commas "
         "(90s, 15m, 4h or off): 'soon' is not a duration like 90s, 15m, 4h, or off"
     ]
+
+
+def test_settings_with_reminders_travel_to_worker_processes() -> None:
+    """`serve --workers N` hands the settings to each worker by pickling them (multiprocessing spawn)."""
+    for env in (REQUIRED, REQUIRED | {"REMINDERS": "sev1=5m"}):
+        settings = load_settings(env)
+        assert pickle.loads(pickle.dumps(settings)).reminders == settings.reminders  # noqa: S301 - our own bytes
