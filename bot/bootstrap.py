@@ -27,17 +27,21 @@ from bot.api.tokens import TokenCodec
 from bot.background import BackgroundTasks
 from bot.http_routes import add_routes
 from bot.relay.outbox_relay import OutboxRelay, RelayConfig
+from bot.relay.reminder_scheduler import ReminderScheduler
 from bot.runtime import RUNTIME, ListenerDeps, Relay, Runtime
 from bot.service.alerts import AlertIntakeConfig, AlertIntakeService
 from bot.service.incidents import IncidentService
+from bot.service.reminders import ReminderService
 from bot.settings import Settings
 from bot.slack.cursors import CursorCodec
 from bot.slack.listeners import register_listeners
 from bot.slack.request_guard import MAX_BODY_BYTES
 from domain.clock import utcnow
 from storage.api_tokens import ApiTokenStore
+from storage.clock_offset import ClockOffset
 from storage.database import alembic_head, create_engine, create_session_factory, init_db
 from storage.outbox_store import OutboxStore
+from storage.reminders import ReminderPlan, ReminderStore
 from storage.unit_of_work import UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
@@ -54,6 +58,20 @@ def build_relay(settings: Settings, uow_factory: UnitOfWorkFactory) -> OutboxRel
         incident_channel=settings.incident_channel,
         config=RelayConfig(lease=timedelta(seconds=settings.outbox_lease_s)),
         clock=uow_factory.clock,
+    )
+
+
+def build_scheduler(uow_factory: UnitOfWorkFactory, relay: Relay) -> ReminderScheduler:
+    """Update reminders: fired into the outbox, delivered by the relay (which each firing wakes)."""
+    return ReminderScheduler(
+        store=ReminderStore(
+            uow_factory.session_factory,
+            uow_factory.reminders,
+            clock=uow_factory.clock,
+            read_engine=uow_factory.read_engine,
+        ),
+        worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+        on_fired=relay.wake,
     )
 
 
@@ -104,23 +122,35 @@ def build_application(
     *,
     relay_factory: RelayFactory | None = build_relay,
     clock: Callable[[], datetime] = utcnow,
+    clock_offset: ClockOffset | None = None,
 ) -> web.Application:
-    """Engine, sessions, repository, Slack client, bolt app, relay and HTTP app; nothing connects yet."""
+    """Engine, sessions, repository, Slack client, bolt app, relay and HTTP app; nothing connects yet.
+
+    `clock_offset` moves the reminders' clock (tests, the playground's fast-forward); 0 by default."""
     engine = create_engine(settings.database_url)
     read_engine = create_engine(settings.database_url, read_only=True)
-    uow_factory = UnitOfWorkFactory(create_session_factory(engine), clock=clock, read_engine=read_engine)
+    clock_offset = clock_offset or ClockOffset()
+    uow_factory = UnitOfWorkFactory(
+        create_session_factory(engine),
+        clock=clock,
+        read_engine=read_engine,
+        reminders=ReminderPlan(cadence=settings.reminders, offset=clock_offset),
+    )
     web_client = build_web_client(settings, with_token=False)
     tasks = BackgroundTasks()
     relay = relay_factory(settings, uow_factory) if relay_factory else None
-    service = IncidentService(
-        uow_factory, responders=settings.responders, on_commit=relay.wake if relay else (lambda: None)
-    )
+    scheduler = build_scheduler(uow_factory, relay) if relay else None
+    if scheduler is not None:
+        clock_offset.subscribe(scheduler.wake)
+    on_commit = _wake_all(relay, scheduler)
+    service = IncidentService(uow_factory, responders=settings.responders, on_commit=on_commit)
     deps = ListenerDeps(
         settings=settings,
         service=service,
         cursors=CursorCodec(settings.cursor_secret),
         tasks=tasks,
         clock=clock,
+        reminders=ReminderService(uow_factory, responders=settings.responders, on_commit=on_commit),
     )
     bolt_app = build_bolt_app(settings, web_client, deps)
 
@@ -135,6 +165,8 @@ def build_application(
         tasks=tasks,
         relay=relay,
         schema_head=alembic_head(),
+        scheduler=scheduler,
+        clock_offset=clock_offset,
     )
     app[API] = ApiContext(
         service=service,
@@ -154,7 +186,7 @@ def build_application(
                 config=AlertIntakeConfig(
                     severity_map=settings.alert_severity_map, auto_resolve=settings.alert_auto_resolve
                 ),
-                on_commit=relay.wake if relay else (lambda: None),
+                on_commit=on_commit,
             ),
             incident_channel=settings.incident_channel,
             grafana_secret=settings.grafana_webhook_secret,
@@ -166,17 +198,33 @@ def build_application(
     return app
 
 
+def _wake_all(relay: Relay | None, scheduler: ReminderScheduler | None) -> Callable[[], None]:
+    """After a commit: the relay has notifications to send, the scheduler perhaps a new plan."""
+
+    def wake() -> None:
+        if relay is not None:
+            relay.wake()
+        if scheduler is not None:
+            scheduler.wake()
+
+    return wake
+
+
 async def _on_startup(app: web.Application) -> None:
     runtime = app[RUNTIME]
     await init_db(runtime.engine, runtime.schema_head)
     if runtime.relay is not None:
         await runtime.relay.start()
+    if runtime.scheduler is not None:
+        await runtime.scheduler.start()
     log.info("app.started", database=runtime.engine.url.render_as_string(hide_password=True))
 
 
 async def _on_cleanup(app: web.Application) -> None:
     runtime = app[RUNTIME]
     await runtime.tasks.drain()
+    if runtime.scheduler is not None:
+        await runtime.scheduler.stop()
     if runtime.relay is not None:
         await runtime.relay.stop()
     await runtime.engine.dispose()

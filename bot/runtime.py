@@ -12,9 +12,12 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.background import BackgroundTasks
+from bot.relay.reminder_scheduler import ReminderScheduler
 from bot.service.incidents import IncidentService
+from bot.service.reminders import ReminderService
 from bot.settings import Settings
 from bot.slack.cursors import CursorCodec
+from storage.clock_offset import ClockOffset
 from storage.unit_of_work import UnitOfWorkFactory
 
 
@@ -37,6 +40,7 @@ class ListenerDeps:
     cursors: CursorCodec
     tasks: BackgroundTasks
     clock: Callable[[], datetime]
+    reminders: ReminderService | None = None
 
 
 @dataclass(slots=True)
@@ -50,6 +54,8 @@ class Runtime:
     tasks: BackgroundTasks
     relay: Relay | None
     schema_head: str | None  # the migrations' head, read once when the process is built
+    scheduler: ReminderScheduler | None = None  # update reminders (SPEC §13); runs beside the relay
+    clock_offset: ClockOffset | None = None  # reminders' clock offset: 0 except in tests and the playground
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

@@ -16,6 +16,7 @@ from bot.slack_ids import STORED_ID_MAX, fits_storage, is_channel_id, is_user_id
 from domain import IncidentValidationError, Severity
 from domain.alerts import DEFAULT_SEVERITY_MAP, parse_severity_map
 from domain.authorization import may_change
+from domain.reminders import DEFAULT_CADENCE, DEFAULT_REMINDERS, Cadence, parse_reminders
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/incidents.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -69,6 +70,7 @@ class Settings:
     )
     alert_auto_resolve: bool = False
     grafana_webhook_secret: bytes | None = None
+    reminders: Cadence = field(default_factory=lambda: dict(DEFAULT_CADENCE))
 
     def __repr__(self) -> str:  # never print secrets
         return (
@@ -184,6 +186,16 @@ def _grafana_secret(env: Mapping[str, str]) -> bytes | None:
     return raw.encode()
 
 
+def _reminders(env: Mapping[str, str]) -> Cadence:
+    raw = env.get("REMINDERS", "").strip() or DEFAULT_REMINDERS
+    try:
+        return parse_reminders(raw)
+    except IncidentValidationError as err:
+        raise SettingsError(
+            f"REMINDERS must be sevN=duration pairs separated by commas (90s, 15m, 4h or off): {err}"
+        ) from None
+
+
 def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
     """Read every variable once; raise `SettingsError` naming the first bad one."""
     signing_secret = _required(env, "SLACK_SIGNING_SECRET")
@@ -219,4 +231,5 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         alert_severity_map=_alert_severity_map(env),
         alert_auto_resolve=_bool(env, "ALERT_AUTO_RESOLVE", False),
         grafana_webhook_secret=_grafana_secret(env),
+        reminders=_reminders(env),
     )

@@ -14,6 +14,7 @@ class ChangeKind(StrEnum):
     SEVERITY = "severity"
     COMMANDER = "commander"
     NOTE = "note"
+    REMINDER = "reminder"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,7 @@ class IncidentChange:
 
     Only the fields of its kind are set: `from_status`/`to_status` for a status move,
     `from_severity`/`to_severity` for a severity change, `commander_id` for an assignment; `note` may
-    accompany a status move and is the whole content of a note.
+    accompany a status move and is the whole content of a note; a reminder carries `quiet_seconds`.
     """
 
     kind: ChangeKind
@@ -34,3 +35,4 @@ class IncidentChange:
     to_severity: Severity | None = None
     commander_id: str | None = None
     note: str | None = None
+    quiet_seconds: int | None = None  # a reminder: how long the incident has had no update

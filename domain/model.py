@@ -36,6 +36,8 @@ class EventKind(StrEnum):
     SEVERITY_CHANGED = "severity_changed"
     COMMANDER_ASSIGNED = "commander_assigned"
     NOTE_ADDED = "note_added"
+    REMINDER_SENT = "reminder"
+    REMINDER_SNOOZED = "reminder_snoozed"
 
 
 class ListFilter(StrEnum):

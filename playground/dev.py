@@ -27,6 +27,7 @@ from bot.logging_setup import configure_logging
 from bot.runtime import RUNTIME, Runtime
 from bot.settings import Settings, load_settings, redact_url
 from playground.api_proxy import ApiProxy
+from playground.clock_control import ClockControl
 from playground.sample_alert import AlertTarget, SampleAlert, TokenIssuer
 from playground.server import PlaygroundPage
 from playground.slack_api import SlackStandIn
@@ -97,6 +98,8 @@ async def run_playground(settings: Settings) -> AsyncIterator[RunningPlayground]
     api_proxy.attach(stand_in.app)
     sample_alert = SampleAlert()  # the page's "Send a test alert" (README, "Try it")
     sample_alert.attach(stand_in.app)
+    clock_control = ClockControl()  # the page's "Fast-forward 15 min" (update reminders)
+    clock_control.attach(stand_in.app)
     try:
         await stand_in.start(settings.host, settings.port)
     except OSError as exc:
@@ -108,7 +111,7 @@ async def run_playground(settings: Settings) -> AsyncIterator[RunningPlayground]
         raise DevError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from exc
     try:
         settings = replace(settings, slack_api_url=stand_in.api_url)
-        app = build_application(settings)
+        app = build_application(settings, clock_offset=clock_control.offset)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=BOT_SHUTDOWN_GRACE_S)
         await runner.setup()
         try:

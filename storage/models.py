@@ -280,3 +280,27 @@ class AlertRow(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ReminderRow(Base):
+    """The next update reminder of an active incident (SPEC §13): one row per incident while one is due.
+
+    Times are on the database's clock (`storage.db_clock`): replicas agree on when a reminder is due.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        CheckConstraint("cadence_s > 0", name="cadence_positive"),
+        CheckConstraint("sent >= 0", name="sent_nonnegative"),
+        CheckConstraint("length(team_id) >= 1", name="team_present"),
+        Index("ix_reminders_due", "due_at"),
+    )
+
+    incident_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    cadence_s: Mapped[int] = mapped_column(Integer, nullable=False)
+    quiet_since: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # the last human update
+    sent: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # reminders since that update

@@ -19,6 +19,7 @@ from storage.models import OutboxRow
 class NotificationKind(StrEnum):
     CARD_POSTED = "card.post"  # declare: post the card to the incident channel
     CARD_CHANGED = "card.change"  # accepted change: update the card, reply in its thread
+    REMINDER = "reminder"  # an update reminder, posted where the incident's changes go (SPEC §13)
 
 
 class OutboxState(StrEnum):
@@ -62,6 +63,7 @@ def notification_from_row(row: OutboxRow) -> Notification:
 
 # The payload's JSON keys; `action` is the change's kind (the name rows written before this type carry).
 _OPTIONAL = ("from_status", "to_status", "from_severity", "to_severity", "commander_id", "note")
+_OPTIONAL_INTS = ("quiet_seconds",)
 
 
 def encode_change(change: IncidentChange) -> str:
@@ -75,6 +77,10 @@ def encode_change(change: IncidentChange) -> str:
         value = getattr(change, key)
         if value is not None:
             payload[key] = str(value)
+    for key in _OPTIONAL_INTS:
+        number = getattr(change, key)
+        if number is not None:
+            payload[key] = int(number)
     return json.dumps(payload, separators=(",", ":"), sort_keys=True)
 
 
@@ -104,6 +110,7 @@ def decode_change(raw: str) -> IncidentChange:
         to_severity=severity("to_severity"),
         commander_id=text("commander_id"),
         note=text("note"),
+        quiet_seconds=int(payload["quiet_seconds"]) if "quiet_seconds" in payload else None,
     )
 
 

@@ -25,6 +25,7 @@ from storage.change_log import ChangeLog
 from storage.incident_reads import IncidentReads
 from storage.mapping import incident_from_row
 from storage.models import IncidentRow, UTCDateTime
+from storage.reminders import ReminderPlan, ReminderSchedule
 
 _STAMPS: dict[Status, Any] = {
     Status.ACKNOWLEDGED: IncidentRow.acknowledged_at,
@@ -37,13 +38,17 @@ _STAMPS: dict[Status, Any] = {
 class IncidentRepository(IncidentReads):
     """Reads return domain values; writes add the timeline event and outbox row to the same session.
 
-    Transaction boundaries belong to the unit of work, not to this class.
+    Transaction boundaries belong to the unit of work, not to this class. Every human update (and the
+    declare) re-plans the incident's next update reminder here, in the same transaction (SPEC §13).
     """
 
-    def __init__(self, session: AsyncSession, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, session: AsyncSession, *, clock: Clock = utcnow, reminders: ReminderPlan | None = None
+    ) -> None:
         self._session = session
         self._clock = clock
         self._log = ChangeLog(session)
+        self.reminders = ReminderSchedule(session, reminders or ReminderPlan(), clock=clock)
 
     async def _connection(self) -> AsyncConnection:
         return await self._session.connection()
@@ -77,6 +82,7 @@ class IncidentRepository(IncidentReads):
         await self._session.flush()
         incident = incident_from_row(row)
         self._log.declared(incident, now=now)
+        await self.reminders.after_update(incident)
         return incident
 
     async def move_status(
@@ -115,6 +121,7 @@ class IncidentRepository(IncidentReads):
             from_status=current.status.value,
             to_status=target.value,
         )
+        await self.reminders.after_update(moved)
         return moved
 
     async def lock_version(self, current: Incident, version: int) -> Incident | None:
@@ -140,6 +147,7 @@ class IncidentRepository(IncidentReads):
             from_severity=current.severity.value,
             to_severity=severity.value,
         )
+        await self.reminders.after_update(changed)
         return changed
 
     async def assign_commander(self, current: Incident, commander_id: str, *, actor_id: str) -> Incident:
@@ -155,14 +163,21 @@ class IncidentRepository(IncidentReads):
             detail=commander_id,
             commander_id=commander_id,
         )
+        await self.reminders.after_update(changed)
         return changed
 
-    async def add_note(self, current: Incident, note: str, *, actor_id: str) -> Incident:
+    async def add_note(
+        self, current: Incident, note: str, *, actor_id: str, automatic: bool = False
+    ) -> Incident:
+        """A note in the timeline and the thread; an `automatic` one (alert intake) is not a human
+        update, so it leaves the next reminder where it was."""
         changed = await self._bump(current)
         change = IncidentChange(kind=ChangeKind.NOTE, actor_id=actor_id, version=changed.version, note=note)
         self._log.accepted(
             changed, change, kind=EventKind.NOTE_ADDED, audit_event="incident.note.added", detail=note
         )
+        if not automatic:
+            await self.reminders.after_update(changed)
         return changed
 
     async def record_note(self, current: Incident, note: str, *, actor_id: str) -> None:

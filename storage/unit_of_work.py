@@ -15,15 +15,23 @@ from domain.clock import Clock, utcnow
 from storage.alert_groups import AlertGroups
 from storage.idempotency import IdempotencyKeys
 from storage.incident_reads import ConnectionReads
+from storage.reminders import ReminderPlan, ReminderSchedule
 from storage.repository import IncidentRepository
 
 
 class UnitOfWork:
     """`async with uow: …; await uow.commit()` — anything not committed is rolled back on exit."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        clock: Clock = utcnow,
+        reminders: ReminderPlan | None = None,
+    ) -> None:
         self._session_factory = session_factory
         self._clock = clock
+        self._reminder_plan = reminders
         self._session: AsyncSession | None = None
         self._incidents: IncidentRepository | None = None
         self._idempotency: IdempotencyKeys | None = None
@@ -42,6 +50,10 @@ class UnitOfWork:
         return self._incidents
 
     @property
+    def reminders(self) -> ReminderSchedule:
+        return self.incidents.reminders
+
+    @property
     def idempotency(self) -> IdempotencyKeys:
         if self._idempotency is None:
             raise RuntimeError("use the unit of work inside `async with`")
@@ -58,7 +70,7 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._session_factory()
-        self._incidents = IncidentRepository(self._session, clock=self._clock)
+        self._incidents = IncidentRepository(self._session, clock=self._clock, reminders=self._reminder_plan)
         self._idempotency = IdempotencyKeys(self._session)
         self._alerts = AlertGroups(self._session)
         return self
@@ -96,13 +108,15 @@ class UnitOfWorkFactory:
         *,
         clock: Clock = utcnow,
         read_engine: AsyncEngine | None = None,
+        reminders: ReminderPlan | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.read_engine: AsyncEngine = read_engine or session_factory.kw["bind"]
         self.clock = clock
+        self.reminders = reminders or ReminderPlan()
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, clock=self.clock)
+        return UnitOfWork(self.session_factory, clock=self.clock, reminders=self.reminders)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[ConnectionReads]:

@@ -18,6 +18,7 @@ from bot.relay.pacing import ChannelPacer
 from bot.relay.policy import PERMANENT_ERRORS, RelayConfig, backoff_delay, retry_after_seconds
 from bot.relay.recorder import Sent
 from bot.render.card import card_text, render_card
+from bot.render.reminder import reminder_text, render_reminder
 from storage.outbox import NotificationKind
 from storage.outbox_store import CardLocation, ClaimedNotification, OutboxStore
 
@@ -114,6 +115,14 @@ class Courier:
                     channel=channel, text=card_text(incident), blocks=render_card(incident)
                 )
                 card = (str(response["channel"]), str(response["ts"]))
+            elif batch.kind is NotificationKind.REMINDER:  # in the thread, like the change messages
+                quiet_for = timedelta(seconds=batch.head.notification.change.quiet_seconds or 0)
+                await self._client.chat_postMessage(
+                    channel=channel,
+                    thread_ts=incident.card_ts or "",
+                    text=reminder_text(incident, quiet_for),
+                    blocks=render_reminder(incident, quiet_for),
+                )
             else:
                 card_ts = incident.card_ts or ""
                 await self._client.chat_update(

@@ -220,6 +220,8 @@ class OutboxRelay:
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
     def _channel_for(self, claimed: ClaimedNotification) -> str:
+        """Where a notification goes: the one place that decides it. Card changes and update reminders
+        (SPEC §13: "where the incident's changes go") both follow the card."""
         if claimed.notification.kind is NotificationKind.CARD_POSTED:
             return self._incident_channel or claimed.incident.channel_id
         return claimed.incident.card_channel_id or ""

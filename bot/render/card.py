@@ -97,6 +97,8 @@ def _event_summary(event: TimelineEvent) -> str:
         EventKind.SEVERITY_CHANGED: "changed the severity",
         EventKind.COMMANDER_ASSIGNED: "assigned the commander",
         EventKind.NOTE_ADDED: "noted",
+        EventKind.REMINDER_SENT: "posted an update reminder",
+        EventKind.REMINDER_SNOOZED: "snoozed the update reminder",
     }[event.kind]
     return summary if event.accepted else f"{summary} (refused)"
 

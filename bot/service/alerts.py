@@ -175,7 +175,7 @@ class AlertIntakeService:
         current, notes = incident, 0
         for alert in plan.newly_firing:  # a note and a thread message each
             current = await uow.incidents.add_note(
-                current, firing_note(alert, notification), actor_id=actor_id
+                current, firing_note(alert, notification), actor_id=actor_id, automatic=True
             )
             notes += 1
         for alert in plan.newly_resolved:  # the timeline only: the thread hears when all have resolved
@@ -191,7 +191,7 @@ class AlertIntakeService:
             if self._config.auto_resolve:
                 current, auto = await self._resolve(uow, current, note, actor_id)
             if auto is not AutoResolve.RESOLVED:
-                current = await uow.incidents.add_note(current, note, actor_id=actor_id)
+                current = await uow.incidents.add_note(current, note, actor_id=actor_id, automatic=True)
             notes += 1
         return AlertOutcome(Outcome.UPDATED, incident_id=incident.id, notes=notes, auto_resolve=auto)
 

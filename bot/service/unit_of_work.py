@@ -55,7 +55,9 @@ class IncidentStore(IncidentReader, Protocol):
 
     async def assign_commander(self, current: Incident, commander_id: str, *, actor_id: str) -> Incident: ...
 
-    async def add_note(self, current: Incident, note: str, *, actor_id: str) -> Incident: ...
+    async def add_note(
+        self, current: Incident, note: str, *, actor_id: str, automatic: bool = False
+    ) -> Incident: ...
 
     async def record_refusal(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import ListenerDeps
-from bot.slack import actions, commands, errors, id_guard, log_context, views
+from bot.slack import actions, commands, errors, id_guard, log_context, reminder_actions, views
 
 
 def register_listeners(app: AsyncApp, deps: ListenerDeps) -> None:
@@ -15,3 +15,4 @@ def register_listeners(app: AsyncApp, deps: ListenerDeps) -> None:
     commands.register(app, deps)
     actions.register(app, deps)
     views.register(app, deps)
+    reminder_actions.register(app, deps)

@@ -270,7 +270,9 @@ class FakeIncidentStore:
         self._accept(changed, change, EventKind.COMMANDER_ASSIGNED, detail=commander_id)
         return changed
 
-    async def add_note(self, current: Incident, note: str, *, actor_id: str) -> Incident:
+    async def add_note(
+        self, current: Incident, note: str, *, actor_id: str, automatic: bool = False
+    ) -> Incident:
         changed = self._bump(current)
         change = IncidentChange(kind=ChangeKind.NOTE, actor_id=actor_id, version=changed.version, note=note)
         self._accept(changed, change, EventKind.NOTE_ADDED, detail=note)
