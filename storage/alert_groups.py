@@ -3,6 +3,13 @@
 A group's current row is locked (`UPDATE … RETURNING`) before its alerts are read, so notifications
 for one group apply one after another on every replica; the first one for a group claims it with an
 insert that the partial unique index `uq_alert_groups_current` lets exactly one transaction win.
+
+The lock and the read of the alerts stay two statements: on PostgreSQL a statement reads the snapshot
+taken when it started, so a read folded into the locking statement would not see what the transaction
+it waited for wrote.
+
+`AlertGroupReads` reads a group and its alerts in one statement on a bare autocommit connection, without
+a lock: one committed state, for answering a notification that state already contains.
 """
 
 from __future__ import annotations
@@ -11,11 +18,12 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import Table, bindparam, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.alerts import Alert, AlertKey, AlertSource, AlertStatus
 from storage.models import AlertGroupRow, AlertRow
@@ -31,6 +39,60 @@ class CurrentGroup:
     id: int
     incident_id: int
     truncated_alerts: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSnapshot:
+    """A current group and its alerts, as one committed state."""
+
+    id: int
+    incident_id: int
+    truncated_alerts: int
+    known: dict[AlertKey, AlertStatus]
+
+
+_groups, _alerts = cast(Table, AlertGroupRow.__table__), cast(Table, AlertRow.__table__)
+_SNAPSHOT = (
+    select(
+        _groups.c.id,
+        _groups.c.incident_id,
+        _groups.c.truncated_alerts,
+        _alerts.c.fingerprint,
+        _alerts.c.starts_at,
+        _alerts.c.status,
+    )
+    .select_from(_groups.outerjoin(_alerts, _alerts.c.group_id == _groups.c.id))
+    .where(
+        _groups.c.team_id == bindparam("team_id"),
+        _groups.c.source == bindparam("source"),
+        _groups.c.group_key_hash == bindparam("group_key_hash"),
+        _groups.c.is_current.is_(True),
+    )
+)
+
+
+class AlertGroupReads:
+    """Reads without a lock, on a connection of the read engine (autocommit)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def snapshot(self, team_id: str, source: AlertSource, group_key: str) -> GroupSnapshot | None:
+        """The current group and all its alerts, read by one statement: one committed state (a group
+        and its alerts are never half-read, whatever commits meanwhile). None when no group is current."""
+        rows = (
+            await self._conn.execute(
+                _SNAPSHOT,
+                {"team_id": team_id, "source": source.value, "group_key_hash": group_key_hash(group_key)},
+            )
+        ).all()
+        if not rows:
+            return None
+        known = {
+            (r.fingerprint, r.starts_at): AlertStatus(r.status) for r in rows if r.fingerprint is not None
+        }
+        first = rows[0]
+        return GroupSnapshot(first.id, first.incident_id, first.truncated_alerts, known)
 
 
 class AlertGroups:

@@ -1,5 +1,14 @@
 """Alert intake (SPEC §11): a webhook notification about one alert group opens, updates or resolves
-that group's incident, all in one transaction. Re-sent and duplicate notifications change nothing."""
+that group's incident, all in one transaction. Re-sent and duplicate notifications change nothing.
+
+A notification is first checked against the group as last committed, read in one statement without a
+lock: when that state already holds every alert of it at its status (and its truncatedAlerts), the
+locked path would find nothing to do either (alerts are never forgotten, a resolved one never fires
+again), so it is answered `unchanged` there, as if it had been applied at the moment of that read,
+without waiting on the group's lock or writing. Anything else (a new alert, a newly resolved one, a
+change of truncatedAlerts, a group with no current row) takes the locked path, which decides again.
+An HA copy arriving while its twin is still being applied reads the state before the twin: it takes the
+locked path, waits for the twin, and finds its changes there."""
 
 from __future__ import annotations
 
@@ -89,6 +98,10 @@ class AlertIntakeService:
     async def ingest(
         self, notification: AlertNotification, *, team_id: str, actor_id: str, channel_id: str | None
     ) -> AlertOutcome:
+        known = await self._already_known(notification, team_id)
+        if known is not None:
+            self._log_applied(notification, known, locked=False)
+            return known
         for _ in range(MAX_ATTEMPTS):
             try:
                 async with self._uow_factory() as uow:
@@ -99,15 +112,32 @@ class AlertIntakeService:
                 continue
             if result.outcome in (Outcome.DECLARED, Outcome.UPDATED):
                 self._on_commit()
-            log.info(
-                "alerts.notification.applied",
-                source=notification.source.value,
-                outcome=result.outcome.value,
-                incident_id=result.incident_id,
-                notes=result.notes,
-            )
+            self._log_applied(notification, result, locked=True)
             return result
         raise AlertContentionError("the alert group kept changing; nothing was applied")
+
+    async def _already_known(self, notification: AlertNotification, team_id: str) -> AlertOutcome | None:
+        """The answer when the last committed state already contains this notification (nothing to
+        write: `unchanged`, or `ignored` for only resolved alerts and no group); None to take the lock."""
+        async with self._uow_factory.reader() as reader:
+            group = await reader.alerts.snapshot(team_id, notification.source, notification.group_key)
+        if group is None:
+            return None if notification.firing() else AlertOutcome(Outcome.IGNORED)
+        plan = plan_alerts(group.known, notification.alerts)
+        if plan.changes_anything or notification.truncated_alerts not in (0, group.truncated_alerts):
+            return None
+        return AlertOutcome(Outcome.UNCHANGED, incident_id=group.incident_id)
+
+    @staticmethod
+    def _log_applied(notification: AlertNotification, result: AlertOutcome, *, locked: bool) -> None:
+        log.info(
+            "alerts.notification.applied",
+            source=notification.source.value,
+            outcome=result.outcome.value,
+            incident_id=result.incident_id,
+            notes=result.notes,
+            locked=locked,
+        )
 
     async def _apply(
         self,
