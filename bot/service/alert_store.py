@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import TracebackType
@@ -14,7 +14,9 @@ from domain.alerts import Alert, AlertKey, AlertSource, AlertStatus
 
 
 class AlertIncidentStore(IncidentStore, Protocol):
-    async def record_note(self, current: Incident, note: str, *, actor_id: str) -> None: ...
+    async def add_notes(
+        self, current: Incident, notes: Sequence[tuple[str, bool]], *, actor_id: str
+    ) -> Incident: ...
 
 
 class CurrentGroupLike(Protocol):

@@ -178,7 +178,8 @@ class AlertIntakeService:
         notes = 0
         if notification.truncated_alerts > 0:
             await uow.alerts.set_truncated(group_id, notification.truncated_alerts)
-            await uow.incidents.record_note(incident, truncated_note(notification), actor_id=actor_id)
+            timeline_only = [(truncated_note(notification), False)]
+            await uow.incidents.add_notes(incident, timeline_only, actor_id=actor_id)
             notes += 1
         return AlertOutcome(
             Outcome.DECLARED,
@@ -202,28 +203,24 @@ class AlertIntakeService:
             return AlertOutcome(Outcome.UNCHANGED, incident_id=incident.id)
         await uow.alerts.add_alerts(incident.team_id, group.id, plan.new, now=now)
         await uow.alerts.mark_resolved(group.id, (a.key for a in plan.newly_resolved), now=now)
-        current, notes = incident, 0
-        for alert in plan.newly_firing:  # a note and a thread message each
-            current = await uow.incidents.add_note(
-                current, firing_note(alert, notification), actor_id=actor_id
-            )
-            notes += 1
-        for alert in plan.newly_resolved:  # the timeline only: the thread hears when all have resolved
-            await uow.incidents.record_note(current, resolved_note(alert, notification), actor_id=actor_id)
-            notes += 1
+        # (text, announced): a newly firing alert gets a note and a thread message each; a resolved one
+        # the timeline only (the thread hears when all have resolved)
+        notes = [(firing_note(alert, notification), True) for alert in plan.newly_firing]
+        notes += [(resolved_note(alert, notification), False) for alert in plan.newly_resolved]
         if truncated_changed:
             await uow.alerts.set_truncated(group.id, notification.truncated_alerts)
-            await uow.incidents.record_note(current, truncated_note(notification), actor_id=actor_id)
-            notes += 1
+            notes.append((truncated_note(notification), False))
+        all_resolved = all_resolved_note(plan.total) if plan.all_resolved else None
+        if all_resolved is not None and not self._config.auto_resolve:
+            notes.append((all_resolved, True))
+        current = await uow.incidents.add_notes(incident, notes, actor_id=actor_id)
         auto: AutoResolve | None = None
-        if plan.all_resolved:
-            note = all_resolved_note(plan.total)
-            if self._config.auto_resolve:
-                current, auto = await self._resolve(uow, current, note, actor_id)
-            if auto is not AutoResolve.RESOLVED:
-                current = await uow.incidents.add_note(current, note, actor_id=actor_id)
-            notes += 1
-        return AlertOutcome(Outcome.UPDATED, incident_id=incident.id, notes=notes, auto_resolve=auto)
+        if all_resolved is not None and self._config.auto_resolve:
+            current, auto = await self._resolve(uow, current, all_resolved, actor_id)
+            if auto is not AutoResolve.RESOLVED:  # refused: the note still tells the thread
+                current = await uow.incidents.add_note(current, all_resolved, actor_id=actor_id)
+            notes.append((all_resolved, True))
+        return AlertOutcome(Outcome.UPDATED, incident_id=incident.id, notes=len(notes), auto_resolve=auto)
 
     async def _resolve(
         self, uow: AlertUnitOfWork, current: Incident, note: str, actor_id: str
