@@ -52,6 +52,19 @@ class GroupSnapshot:
 
 
 _groups, _alerts = cast(Table, AlertGroupRow.__table__), cast(Table, AlertRow.__table__)
+# Statements built once, on the tables (Core: no ORM bookkeeping on the hot path).
+_CURRENT = (
+    _groups.c.team_id == bindparam("team"),  # not the column names: an UPDATE reserves those
+    _groups.c.source == bindparam("group_source"),
+    _groups.c.group_key_hash == bindparam("key_hash"),
+    _groups.c.is_current.is_(True),
+)
+_LOCK = (
+    update(_groups)
+    .where(*_CURRENT)
+    .values(updated_at=bindparam("now", type_=_groups.c.updated_at.type))
+    .returning(_groups.c.id, _groups.c.incident_id, _groups.c.truncated_alerts)
+)
 _SNAPSHOT = (
     select(
         _groups.c.id,
@@ -62,13 +75,15 @@ _SNAPSHOT = (
         _alerts.c.status,
     )
     .select_from(_groups.outerjoin(_alerts, _alerts.c.group_id == _groups.c.id))
-    .where(
-        _groups.c.team_id == bindparam("team_id"),
-        _groups.c.source == bindparam("source"),
-        _groups.c.group_key_hash == bindparam("group_key_hash"),
-        _groups.c.is_current.is_(True),
-    )
+    .where(*_CURRENT)
 )
+_KNOWN = select(_alerts.c.fingerprint, _alerts.c.starts_at, _alerts.c.status).where(
+    _alerts.c.group_id == bindparam("group_id")
+)
+
+
+def _current(team_id: str, source: AlertSource, group_key: str) -> dict[str, str]:
+    return {"team": team_id, "group_source": source.value, "key_hash": group_key_hash(group_key)}
 
 
 class AlertGroupReads:
@@ -83,7 +98,7 @@ class AlertGroupReads:
         rows = (
             await self._conn.execute(
                 _SNAPSHOT,
-                {"team_id": team_id, "source": source.value, "group_key_hash": group_key_hash(group_key)},
+                _current(team_id, source, group_key),
             )
         ).all()
         if not rows:
@@ -108,16 +123,8 @@ class AlertGroups:
         """The group's current row, locked until this transaction ends (another replica's request for
         the same group waits here, then reads what this one wrote)."""
         result = await self._session.execute(
-            update(AlertGroupRow)
-            .where(
-                AlertGroupRow.team_id == team_id,
-                AlertGroupRow.source == source.value,
-                AlertGroupRow.group_key_hash == group_key_hash(group_key),
-                AlertGroupRow.is_current.is_(True),
-            )
-            .values(updated_at=now)
-            .returning(AlertGroupRow.id, AlertGroupRow.incident_id, AlertGroupRow.truncated_alerts)
-            .execution_options(synchronize_session=False)
+            _LOCK,
+            _current(team_id, source, group_key) | {"now": now},
         )
         row = result.first()
         if row is None:
@@ -125,21 +132,14 @@ class AlertGroups:
         return CurrentGroup(id=row.id, incident_id=row.incident_id, truncated_alerts=row.truncated_alerts)
 
     async def known_alerts(self, group_id: int) -> dict[AlertKey, AlertStatus]:
-        rows = await self._session.execute(
-            select(AlertRow.fingerprint, AlertRow.starts_at, AlertRow.status).where(
-                AlertRow.group_id == group_id
-            )
-        )
+        """Read after `lock_current`, by a statement of its own: it sees what the transaction that
+        held the lock before committed."""
+        rows = await self._session.execute(_KNOWN, {"group_id": group_id})
         return {(r.fingerprint, r.starts_at): AlertStatus(r.status) for r in rows}
 
     async def retire(self, group_id: int) -> None:
         """The group's incident is over and it fired again: the next row becomes current."""
-        await self._session.execute(
-            update(AlertGroupRow)
-            .where(AlertGroupRow.id == group_id)
-            .values(is_current=False)
-            .execution_options(synchronize_session=False)
-        )
+        await self._session.execute(update(_groups).where(_groups.c.id == group_id).values(is_current=False))
 
     async def open(
         self, team_id: str, source: AlertSource, group_key: str, *, incident_id: int, now: datetime
@@ -148,7 +148,7 @@ class AlertGroups:
         this waits for that transaction, so a None means it committed: retry to read its row)."""
         insert = pg_insert if await self._postgres() else sqlite_insert
         result = await self._session.execute(
-            insert(AlertGroupRow)
+            insert(_groups)
             .values(
                 team_id=team_id,
                 source=source.value,
@@ -163,7 +163,7 @@ class AlertGroups:
             .on_conflict_do_nothing(
                 index_elements=["team_id", "source", "group_key_hash"], index_where=text("is_current")
             )
-            .returning(AlertGroupRow.id)
+            .returning(_groups.c.id)
         )
         row = result.first()
         return int(row.id) if row is not None else None
@@ -186,7 +186,7 @@ class AlertGroups:
             return
         insert = pg_insert if await self._postgres() else sqlite_insert
         await self._session.execute(
-            insert(AlertRow).on_conflict_do_nothing(index_elements=["group_id", "fingerprint", "starts_at"]),
+            insert(_alerts).on_conflict_do_nothing(index_elements=["group_id", "fingerprint", "starts_at"]),
             values,
         )
 
@@ -195,20 +195,16 @@ class AlertGroups:
         if not wanted:
             return
         await self._session.execute(
-            update(AlertRow)
+            update(_alerts)
             .where(
-                AlertRow.group_id == group_id,
-                AlertRow.status == AlertStatus.FIRING.value,
-                tuple_(AlertRow.fingerprint, AlertRow.starts_at).in_(wanted),
+                _alerts.c.group_id == group_id,
+                _alerts.c.status == AlertStatus.FIRING.value,
+                tuple_(_alerts.c.fingerprint, _alerts.c.starts_at).in_(wanted),
             )
             .values(status=AlertStatus.RESOLVED.value, updated_at=now)
-            .execution_options(synchronize_session=False)
         )
 
     async def set_truncated(self, group_id: int, truncated_alerts: int) -> None:
         await self._session.execute(
-            update(AlertGroupRow)
-            .where(AlertGroupRow.id == group_id)
-            .values(truncated_alerts=truncated_alerts)
-            .execution_options(synchronize_session=False)
+            update(_groups).where(_groups.c.id == group_id).values(truncated_alerts=truncated_alerts)
         )

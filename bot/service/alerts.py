@@ -83,6 +83,11 @@ class AlertContentionError(RuntimeError):
     """The group kept being claimed under us; nothing was applied (the caller should retry)."""
 
 
+def _truncated_changed(notification: AlertNotification, group: CurrentGroupLike) -> bool:
+    """A notification that left alerts out says how many; 0 says nothing about earlier ones."""
+    return notification.truncated_alerts not in (0, group.truncated_alerts)
+
+
 class AlertIntakeService:
     def __init__(
         self,
@@ -124,7 +129,7 @@ class AlertIntakeService:
         if group is None:
             return None if notification.firing() else AlertOutcome(Outcome.IGNORED)
         plan = plan_alerts(group.known, notification.alerts)
-        if plan.changes_anything or notification.truncated_alerts not in (0, group.truncated_alerts):
+        if plan.changes_anything or _truncated_changed(notification, group):
             return None
         return AlertOutcome(Outcome.UNCHANGED, incident_id=group.incident_id)
 
@@ -152,8 +157,10 @@ class AlertIntakeService:
         group = await uow.alerts.lock_current(team_id, source, key, now=now)
         previous: Incident | None = None
         if group is not None:
-            incident = await uow.incidents.get(team_id, group.incident_id)
             plan = plan_alerts(await uow.alerts.known_alerts(group.id), notification.alerts)
+            if not plan.changes_anything and not _truncated_changed(notification, group):
+                return AlertOutcome(Outcome.UNCHANGED, incident_id=group.incident_id)  # the twin's, applied
+            incident = await uow.incidents.get(team_id, group.incident_id)
             if incident.status in ACTIVE_STATUSES or not plan.newly_firing:
                 return await self._update(uow, notification, group, incident, plan, actor_id)
             await uow.alerts.retire(group.id)  # its incident is over, and the group fires again
@@ -198,7 +205,7 @@ class AlertIntakeService:
         actor_id: str,
     ) -> AlertOutcome:
         now = uow.now()
-        truncated_changed = notification.truncated_alerts not in (0, group.truncated_alerts)
+        truncated_changed = _truncated_changed(notification, group)
         if not plan.changes_anything and not truncated_changed:
             return AlertOutcome(Outcome.UNCHANGED, incident_id=incident.id)
         await uow.alerts.add_alerts(incident.team_id, group.id, plan.new, now=now)
