@@ -3,6 +3,13 @@
 A group's current row is locked (`UPDATE … RETURNING`) before its alerts are read, so notifications
 for one group apply one after another on every replica; the first one for a group claims it with an
 insert that the partial unique index `uq_alert_groups_current` lets exactly one transaction win.
+
+The lock and the read of the alerts stay two statements: on PostgreSQL a statement reads the snapshot
+taken when it started, so a read folded into the locking statement would not see what the transaction
+it waited for wrote.
+
+`AlertGroupReads` reads a group and its alerts in one statement on a bare autocommit connection, without
+a lock: one committed state, for answering a notification that state already contains.
 """
 
 from __future__ import annotations
@@ -11,11 +18,12 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import Table, bindparam, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.alerts import Alert, AlertKey, AlertSource, AlertStatus
 from storage.models import AlertGroupRow, AlertRow
@@ -33,6 +41,75 @@ class CurrentGroup:
     truncated_alerts: int
 
 
+@dataclass(frozen=True, slots=True)
+class GroupSnapshot:
+    """A current group and its alerts, as one committed state."""
+
+    id: int
+    incident_id: int
+    truncated_alerts: int
+    known: dict[AlertKey, AlertStatus]
+
+
+_groups, _alerts = cast(Table, AlertGroupRow.__table__), cast(Table, AlertRow.__table__)
+# Statements built once, on the tables (Core: no ORM bookkeeping on the hot path).
+_CURRENT = (
+    _groups.c.team_id == bindparam("team"),  # not the column names: an UPDATE reserves those
+    _groups.c.source == bindparam("group_source"),
+    _groups.c.group_key_hash == bindparam("key_hash"),
+    _groups.c.is_current.is_(True),
+)
+_LOCK = (
+    update(_groups)
+    .where(*_CURRENT)
+    .values(updated_at=bindparam("now", type_=_groups.c.updated_at.type))
+    .returning(_groups.c.id, _groups.c.incident_id, _groups.c.truncated_alerts)
+)
+_SNAPSHOT = (
+    select(
+        _groups.c.id,
+        _groups.c.incident_id,
+        _groups.c.truncated_alerts,
+        _alerts.c.fingerprint,
+        _alerts.c.starts_at,
+        _alerts.c.status,
+    )
+    .select_from(_groups.outerjoin(_alerts, _alerts.c.group_id == _groups.c.id))
+    .where(*_CURRENT)
+)
+_KNOWN = select(_alerts.c.fingerprint, _alerts.c.starts_at, _alerts.c.status).where(
+    _alerts.c.group_id == bindparam("group_id")
+)
+
+
+def _current(team_id: str, source: AlertSource, group_key: str) -> dict[str, str]:
+    return {"team": team_id, "group_source": source.value, "key_hash": group_key_hash(group_key)}
+
+
+class AlertGroupReads:
+    """Reads without a lock, on a connection of the read engine (autocommit)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def snapshot(self, team_id: str, source: AlertSource, group_key: str) -> GroupSnapshot | None:
+        """The current group and all its alerts, read by one statement: one committed state (a group
+        and its alerts are never half-read, whatever commits meanwhile). None when no group is current."""
+        rows = (
+            await self._conn.execute(
+                _SNAPSHOT,
+                _current(team_id, source, group_key),
+            )
+        ).all()
+        if not rows:
+            return None
+        known = {
+            (r.fingerprint, r.starts_at): AlertStatus(r.status) for r in rows if r.fingerprint is not None
+        }
+        first = rows[0]
+        return GroupSnapshot(first.id, first.incident_id, first.truncated_alerts, known)
+
+
 class AlertGroups:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -46,16 +123,8 @@ class AlertGroups:
         """The group's current row, locked until this transaction ends (another replica's request for
         the same group waits here, then reads what this one wrote)."""
         result = await self._session.execute(
-            update(AlertGroupRow)
-            .where(
-                AlertGroupRow.team_id == team_id,
-                AlertGroupRow.source == source.value,
-                AlertGroupRow.group_key_hash == group_key_hash(group_key),
-                AlertGroupRow.is_current.is_(True),
-            )
-            .values(updated_at=now)
-            .returning(AlertGroupRow.id, AlertGroupRow.incident_id, AlertGroupRow.truncated_alerts)
-            .execution_options(synchronize_session=False)
+            _LOCK,
+            _current(team_id, source, group_key) | {"now": now},
         )
         row = result.first()
         if row is None:
@@ -63,21 +132,14 @@ class AlertGroups:
         return CurrentGroup(id=row.id, incident_id=row.incident_id, truncated_alerts=row.truncated_alerts)
 
     async def known_alerts(self, group_id: int) -> dict[AlertKey, AlertStatus]:
-        rows = await self._session.execute(
-            select(AlertRow.fingerprint, AlertRow.starts_at, AlertRow.status).where(
-                AlertRow.group_id == group_id
-            )
-        )
+        """Read after `lock_current`, by a statement of its own: it sees what the transaction that
+        held the lock before committed."""
+        rows = await self._session.execute(_KNOWN, {"group_id": group_id})
         return {(r.fingerprint, r.starts_at): AlertStatus(r.status) for r in rows}
 
     async def retire(self, group_id: int) -> None:
         """The group's incident is over and it fired again: the next row becomes current."""
-        await self._session.execute(
-            update(AlertGroupRow)
-            .where(AlertGroupRow.id == group_id)
-            .values(is_current=False)
-            .execution_options(synchronize_session=False)
-        )
+        await self._session.execute(update(_groups).where(_groups.c.id == group_id).values(is_current=False))
 
     async def open(
         self, team_id: str, source: AlertSource, group_key: str, *, incident_id: int, now: datetime
@@ -86,7 +148,7 @@ class AlertGroups:
         this waits for that transaction, so a None means it committed: retry to read its row)."""
         insert = pg_insert if await self._postgres() else sqlite_insert
         result = await self._session.execute(
-            insert(AlertGroupRow)
+            insert(_groups)
             .values(
                 team_id=team_id,
                 source=source.value,
@@ -101,7 +163,7 @@ class AlertGroups:
             .on_conflict_do_nothing(
                 index_elements=["team_id", "source", "group_key_hash"], index_where=text("is_current")
             )
-            .returning(AlertGroupRow.id)
+            .returning(_groups.c.id)
         )
         row = result.first()
         return int(row.id) if row is not None else None
@@ -124,7 +186,7 @@ class AlertGroups:
             return
         insert = pg_insert if await self._postgres() else sqlite_insert
         await self._session.execute(
-            insert(AlertRow).on_conflict_do_nothing(index_elements=["group_id", "fingerprint", "starts_at"]),
+            insert(_alerts).on_conflict_do_nothing(index_elements=["group_id", "fingerprint", "starts_at"]),
             values,
         )
 
@@ -133,20 +195,16 @@ class AlertGroups:
         if not wanted:
             return
         await self._session.execute(
-            update(AlertRow)
+            update(_alerts)
             .where(
-                AlertRow.group_id == group_id,
-                AlertRow.status == AlertStatus.FIRING.value,
-                tuple_(AlertRow.fingerprint, AlertRow.starts_at).in_(wanted),
+                _alerts.c.group_id == group_id,
+                _alerts.c.status == AlertStatus.FIRING.value,
+                tuple_(_alerts.c.fingerprint, _alerts.c.starts_at).in_(wanted),
             )
             .values(status=AlertStatus.RESOLVED.value, updated_at=now)
-            .execution_options(synchronize_session=False)
         )
 
     async def set_truncated(self, group_id: int, truncated_alerts: int) -> None:
         await self._session.execute(
-            update(AlertGroupRow)
-            .where(AlertGroupRow.id == group_id)
-            .values(truncated_alerts=truncated_alerts)
-            .execution_options(synchronize_session=False)
+            update(_groups).where(_groups.c.id == group_id).values(truncated_alerts=truncated_alerts)
         )

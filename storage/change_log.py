@@ -3,18 +3,22 @@ changes an outbox row, and an audit line."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import EventKind, Incident, Status
 from domain.changes import ChangeKind, IncidentChange
-from storage.models import IncidentEventRow
-from storage.outbox import NotificationKind, enqueue
+from storage.db_clock import db_now
+from storage.models import IncidentEventRow, OutboxRow
+from storage.outbox import NotificationKind, OutboxState, encode_change, enqueue
 
 audit = structlog.get_logger("incident.audit")
+_EVENTS, _OUTBOX = cast(Table, IncidentEventRow.__table__), cast(Table, OutboxRow.__table__)
 
 
 class ChangeLog:
@@ -80,12 +84,56 @@ class ChangeLog:
             audit_event, team_id=changed.team_id, incident_id=changed.id, actor_id=change.actor_id, **audited
         )
 
-    def noted(self, incident: Incident, *, actor_id: str, note: str, now: datetime) -> None:
-        """A note kept in the timeline only: no version bump, no notification (e.g. a resolved alert)."""
-        self._add_event(incident, actor_id=actor_id, kind=EventKind.NOTE_ADDED, detail=note, now=now)
-        audit.info(
-            "incident.note.recorded", team_id=incident.team_id, incident_id=incident.id, actor_id=actor_id
+    async def notes(
+        self, incident: Incident, notes: Sequence[tuple[str, int | None]], *, actor_id: str, now: datetime
+    ) -> None:
+        """Notes in timeline order, written by one insert of their events and one of their outbox rows.
+
+        A note with a version is an accepted change (an outbox row, in the same order, and the audit line
+        `accepted` writes); one without is kept in the timeline only: no notification (e.g. a resolved
+        alert). Rows added to the session before are flushed first, so they stay first in both tables."""
+        await self._session.flush()
+        await self._session.execute(
+            insert(_EVENTS),
+            [
+                {
+                    "team_id": incident.team_id,
+                    "incident_id": incident.id,
+                    "actor_id": actor_id,
+                    "kind": EventKind.NOTE_ADDED.value,
+                    "from_status": None,
+                    "to_status": None,
+                    "accepted": True,
+                    "detail": text,
+                    "created_at": now,
+                }
+                for text, _ in notes
+            ],
         )
+        changes = [
+            IncidentChange(kind=ChangeKind.NOTE, actor_id=actor_id, version=version, note=text)
+            for text, version in notes
+            if version is not None
+        ]
+        if changes:
+            await self._session.execute(
+                insert(_OUTBOX).values(next_attempt_at=db_now()),
+                [
+                    {
+                        "team_id": incident.team_id,
+                        "incident_id": incident.id,
+                        "kind": NotificationKind.CARD_CHANGED.value,
+                        "payload": encode_change(change),
+                        "state": OutboxState.PENDING.value,
+                        "attempts": 0,
+                        "created_at": now,
+                    }
+                    for change in changes
+                ],
+            )
+        fields = {"team_id": incident.team_id, "incident_id": incident.id, "actor_id": actor_id}
+        for _, version in notes:
+            audit.info("incident.note.added" if version is not None else "incident.note.recorded", **fields)
 
     async def refused(
         self,

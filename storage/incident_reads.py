@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import Incident, IncidentNotFoundError, ListFilter, ListPosition, Page, Severity, TimelineEvent
 from storage import queries
+from storage.alert_groups import AlertGroupReads
 from storage.mapping import event_from_row, incident_from_row
 
 
@@ -91,3 +92,8 @@ class ConnectionReads(IncidentReads):
 
     async def _connection(self) -> AsyncConnection:
         return self._conn
+
+    @property
+    def alerts(self) -> AlertGroupReads:
+        """Alert groups, read on this same connection (alert intake's lock-free check)."""
+        return AlertGroupReads(self._conn)

@@ -6,6 +6,7 @@ application layer (`bot.service`) before it asks for the guarded write here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, literal, update
@@ -180,9 +181,31 @@ class IncidentRepository(IncidentReads):
             await self.reminders.after_update(changed)
         return changed
 
-    async def record_note(self, current: Incident, note: str, *, actor_id: str) -> None:
-        """A timeline note that changes nothing else and sends nothing to Slack."""
-        self._log.noted(current, actor_id=actor_id, note=note, now=self._clock())
+    async def add_notes(
+        self, current: Incident, notes: Sequence[tuple[str, bool]], *, actor_id: str
+    ) -> Incident:
+        """Several notes at once, in timeline order. `(text, True)` is what `add_note` does: an accepted
+        change, with its own version and outbox row (a thread message); `(text, False)` is a timeline
+        note that changes nothing else and sends nothing to Slack. One version bump covers every
+        accepted note (each keeps its own number), one insert writes the events, one the outbox rows."""
+        if not notes:
+            return current
+        now, announced = self._clock(), sum(1 for _, accepted in notes if accepted)
+        changed = current
+        if announced:
+            bumped = await self._update(
+                current, None, version=IncidentRow.version + announced, updated_at=now
+            )
+            if bumped is None:  # another team's incident: callers read it by team first, so never here
+                raise IncidentNotFoundError(current.id)
+            changed = bumped
+        version = changed.version - announced
+        numbered: list[tuple[str, int | None]] = []
+        for text, accepted in notes:
+            version += accepted
+            numbered.append((text, version if accepted else None))
+        await self._log.notes(changed, numbered, actor_id=actor_id, now=now)
+        return changed
 
     async def record_refusal(
         self,

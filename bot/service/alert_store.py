@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -13,7 +14,9 @@ from domain.alerts import Alert, AlertKey, AlertSource, AlertStatus
 
 
 class AlertIncidentStore(IncidentStore, Protocol):
-    async def record_note(self, current: Incident, note: str, *, actor_id: str) -> None: ...
+    async def add_notes(
+        self, current: Incident, notes: Sequence[tuple[str, bool]], *, actor_id: str
+    ) -> Incident: ...
 
 
 class CurrentGroupLike(Protocol):
@@ -25,6 +28,24 @@ class CurrentGroupLike(Protocol):
 
     @property
     def truncated_alerts(self) -> int: ...
+
+
+class GroupSnapshotLike(CurrentGroupLike, Protocol):
+    @property
+    def known(self) -> Mapping[AlertKey, AlertStatus]: ...
+
+
+class AlertGroupReadsLike(Protocol):
+    async def snapshot(
+        self, team_id: str, source: AlertSource, group_key: str
+    ) -> GroupSnapshotLike | None: ...
+
+
+class AlertReader(Protocol):
+    """Reads outside any transaction of ours (autocommit): each statement sees one committed state."""
+
+    @property
+    def alerts(self) -> AlertGroupReadsLike: ...
 
 
 class AlertGroupStore(Protocol):
@@ -69,3 +90,5 @@ class AlertUnitOfWork(Protocol):
 
 class AlertUnitOfWorkFactory(Protocol):
     def __call__(self) -> AlertUnitOfWork: ...
+
+    def reader(self) -> AbstractAsyncContextManager[AlertReader]: ...

@@ -1,5 +1,14 @@
 """Alert intake (SPEC §11): a webhook notification about one alert group opens, updates or resolves
-that group's incident, all in one transaction. Re-sent and duplicate notifications change nothing."""
+that group's incident, all in one transaction. Re-sent and duplicate notifications change nothing.
+
+A notification is first checked against the group as last committed, read in one statement without a
+lock: when that state already holds every alert of it at its status (and its truncatedAlerts), the
+locked path would find nothing to do either (alerts are never forgotten, a resolved one never fires
+again), so it is answered `unchanged` there, as if it had been applied at the moment of that read,
+without waiting on the group's lock or writing. Anything else (a new alert, a newly resolved one, a
+change of truncatedAlerts, a group with no current row) takes the locked path, which decides again.
+An HA copy arriving while its twin is still being applied reads the state before the twin: it takes the
+locked path, waits for the twin, and finds its changes there."""
 
 from __future__ import annotations
 
@@ -74,6 +83,11 @@ class AlertContentionError(RuntimeError):
     """The group kept being claimed under us; nothing was applied (the caller should retry)."""
 
 
+def _truncated_changed(notification: AlertNotification, group: CurrentGroupLike) -> bool:
+    """A notification that left alerts out says how many; 0 says nothing about earlier ones."""
+    return notification.truncated_alerts not in (0, group.truncated_alerts)
+
+
 class AlertIntakeService:
     def __init__(
         self,
@@ -89,6 +103,10 @@ class AlertIntakeService:
     async def ingest(
         self, notification: AlertNotification, *, team_id: str, actor_id: str, channel_id: str | None
     ) -> AlertOutcome:
+        known = await self._already_known(notification, team_id)
+        if known is not None:
+            self._log_applied(notification, known, locked=False)
+            return known
         for _ in range(MAX_ATTEMPTS):
             try:
                 async with self._uow_factory() as uow:
@@ -99,15 +117,32 @@ class AlertIntakeService:
                 continue
             if result.outcome in (Outcome.DECLARED, Outcome.UPDATED):
                 self._on_commit()
-            log.info(
-                "alerts.notification.applied",
-                source=notification.source.value,
-                outcome=result.outcome.value,
-                incident_id=result.incident_id,
-                notes=result.notes,
-            )
+            self._log_applied(notification, result, locked=True)
             return result
         raise AlertContentionError("the alert group kept changing; nothing was applied")
+
+    async def _already_known(self, notification: AlertNotification, team_id: str) -> AlertOutcome | None:
+        """The answer when the last committed state already contains this notification (nothing to
+        write: `unchanged`, or `ignored` for only resolved alerts and no group); None to take the lock."""
+        async with self._uow_factory.reader() as reader:
+            group = await reader.alerts.snapshot(team_id, notification.source, notification.group_key)
+        if group is None:
+            return None if notification.firing() else AlertOutcome(Outcome.IGNORED)
+        plan = plan_alerts(group.known, notification.alerts)
+        if plan.changes_anything or _truncated_changed(notification, group):
+            return None
+        return AlertOutcome(Outcome.UNCHANGED, incident_id=group.incident_id)
+
+    @staticmethod
+    def _log_applied(notification: AlertNotification, result: AlertOutcome, *, locked: bool) -> None:
+        log.info(
+            "alerts.notification.applied",
+            source=notification.source.value,
+            outcome=result.outcome.value,
+            incident_id=result.incident_id,
+            notes=result.notes,
+            locked=locked,
+        )
 
     async def _apply(
         self,
@@ -122,8 +157,10 @@ class AlertIntakeService:
         group = await uow.alerts.lock_current(team_id, source, key, now=now)
         previous: Incident | None = None
         if group is not None:
-            incident = await uow.incidents.get(team_id, group.incident_id)
             plan = plan_alerts(await uow.alerts.known_alerts(group.id), notification.alerts)
+            if not plan.changes_anything and not _truncated_changed(notification, group):
+                return AlertOutcome(Outcome.UNCHANGED, incident_id=group.incident_id)  # the twin's, applied
+            incident = await uow.incidents.get(team_id, group.incident_id)
             if incident.status in ACTIVE_STATUSES or not plan.newly_firing:
                 return await self._update(uow, notification, group, incident, plan, actor_id)
             await uow.alerts.retire(group.id)  # its incident is over, and the group fires again
@@ -148,7 +185,8 @@ class AlertIntakeService:
         notes = 0
         if notification.truncated_alerts > 0:
             await uow.alerts.set_truncated(group_id, notification.truncated_alerts)
-            await uow.incidents.record_note(incident, truncated_note(notification), actor_id=actor_id)
+            timeline_only = [(truncated_note(notification), False)]
+            await uow.incidents.add_notes(incident, timeline_only, actor_id=actor_id)
             notes += 1
         return AlertOutcome(
             Outcome.DECLARED,
@@ -167,33 +205,31 @@ class AlertIntakeService:
         actor_id: str,
     ) -> AlertOutcome:
         now = uow.now()
-        truncated_changed = notification.truncated_alerts not in (0, group.truncated_alerts)
+        truncated_changed = _truncated_changed(notification, group)
         if not plan.changes_anything and not truncated_changed:
             return AlertOutcome(Outcome.UNCHANGED, incident_id=incident.id)
         await uow.alerts.add_alerts(incident.team_id, group.id, plan.new, now=now)
         await uow.alerts.mark_resolved(group.id, (a.key for a in plan.newly_resolved), now=now)
-        current, notes = incident, 0
-        for alert in plan.newly_firing:  # a note and a thread message each
-            current = await uow.incidents.add_note(
-                current, firing_note(alert, notification), actor_id=actor_id, automatic=True
-            )
-            notes += 1
-        for alert in plan.newly_resolved:  # the timeline only: the thread hears when all have resolved
-            await uow.incidents.record_note(current, resolved_note(alert, notification), actor_id=actor_id)
-            notes += 1
+        # (text, announced): a newly firing alert gets a note and a thread message each; a resolved one
+        # the timeline only (the thread hears when all have resolved)
+        notes = [(firing_note(alert, notification), True) for alert in plan.newly_firing]
+        notes += [(resolved_note(alert, notification), False) for alert in plan.newly_resolved]
         if truncated_changed:
             await uow.alerts.set_truncated(group.id, notification.truncated_alerts)
-            await uow.incidents.record_note(current, truncated_note(notification), actor_id=actor_id)
-            notes += 1
+            notes.append((truncated_note(notification), False))
+        all_resolved = all_resolved_note(plan.total) if plan.all_resolved else None
+        if all_resolved is not None and not self._config.auto_resolve:
+            notes.append((all_resolved, True))
+        current = await uow.incidents.add_notes(incident, notes, actor_id=actor_id)
         auto: AutoResolve | None = None
-        if plan.all_resolved:
-            note = all_resolved_note(plan.total)
-            if self._config.auto_resolve:
-                current, auto = await self._resolve(uow, current, note, actor_id)
-            if auto is not AutoResolve.RESOLVED:
-                current = await uow.incidents.add_note(current, note, actor_id=actor_id, automatic=True)
-            notes += 1
-        return AlertOutcome(Outcome.UPDATED, incident_id=incident.id, notes=notes, auto_resolve=auto)
+        if all_resolved is not None and self._config.auto_resolve:
+            current, auto = await self._resolve(uow, current, all_resolved, actor_id)
+            if auto is not AutoResolve.RESOLVED:  # refused: the note still tells the thread
+                current = await uow.incidents.add_note(
+                    current, all_resolved, actor_id=actor_id, automatic=True
+                )
+            notes.append((all_resolved, True))
+        return AlertOutcome(Outcome.UPDATED, incident_id=incident.id, notes=len(notes), auto_resolve=auto)
 
     async def _resolve(
         self, uow: AlertUnitOfWork, current: Incident, note: str, actor_id: str

@@ -9,8 +9,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from structlog.testing import capture_logs
 
+from storage.models import OutboxRow
+from storage.outbox import decode_change
 from tests.api.alert_support import (
     GRAFANA_PATH,
     Alerts,
@@ -260,3 +263,37 @@ def mrkdwn_texts(node: Any) -> list[str]:
         return []
     own = [node["text"]] if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str) else []
     return own + [t for value in node.values() for t in mrkdwn_texts(value)]
+
+
+async def test_several_new_alerts_in_one_notification_are_several_changes(alerts: Alerts) -> None:
+    """Written together (one version bump, one insert each for the events and the outbox rows), they
+    stay what one at a time would leave: a version, a timeline note and a thread line each, in order."""
+    doc = alertmanager_firing()
+    incident_id = (await alerts.post(doc)).body["incident_id"]
+    before = (await alerts.show(incident_id))["version"]
+    grown = doc
+    for n in range(3):
+        grown = with_extra_alert(grown, f"5ee{n}", f"https://shop-{n}.example.org")
+        grown["alerts"][-1]["startsAt"] = f"2026-02-06T13:2{n}:00Z"
+    answer = await alerts.post(grown)
+    assert (answer.body["outcome"], answer.body["notes"]) == ("updated", 3)
+    assert (await alerts.show(incident_id))["version"] == before + 3
+    firing = [f"Alert firing: ProbeFailure {{instance=https://shop-{n}.example.org}}" for n in range(3)]
+    assert [note.split(" — ")[0] for note in await alerts.notes(incident_id)] == firing
+    engine = alerts.api.bot.runtime.engine
+    async with engine.connect() as conn:
+        payloads = (
+            await conn.execute(
+                select(OutboxRow.payload)
+                .where(OutboxRow.incident_id == incident_id, OutboxRow.kind == "card.change")
+                .order_by(OutboxRow.id)
+            )
+        ).scalars()
+        changes = [decode_change(p) for p in payloads]
+    assert [(c.version, c.note.split(" — ")[0] if c.note else None) for c in changes] == [
+        (before + 1 + n, firing[n]) for n in range(3)
+    ]
+    lines = [f"alertmanager (API) added a note to INC-{incident_id}: {text}" for text in firing]
+    await alerts.api.bot.stand_in.wait_until(
+        lambda: [line.split(" — ")[0] for line in alerts.thread_lines()] == lines
+    )
