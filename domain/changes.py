@@ -14,6 +14,7 @@ class ChangeKind(StrEnum):
     SEVERITY = "severity"
     COMMANDER = "commander"
     NOTE = "note"
+    CHANNEL_FALLBACK = "channel_fallback"  # its own channel was refused (SPEC §12): `note` says why
 
 
 @dataclass(frozen=True, slots=True)

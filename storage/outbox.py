@@ -19,6 +19,7 @@ from storage.models import OutboxRow
 class NotificationKind(StrEnum):
     CARD_POSTED = "card.post"  # declare: post the card to the incident channel
     CARD_CHANGED = "card.change"  # accepted change: update the card, reply in its thread
+    CHANNEL_ARCHIVE = "channel.archive"  # archive the incident's own channel (SPEC §12), due after close
 
 
 class OutboxState(StrEnum):
