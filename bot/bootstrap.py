@@ -142,6 +142,11 @@ def build_application(
         cursors=CursorCodec(settings.cursor_secret),
         tasks=tasks,
         clock=clock,
+        channel_incident=(
+            IncidentChannelStore(uow_factory.session_factory).incident_for_channel
+            if settings.incident_channel_mode == "per-incident"
+            else None
+        ),
     )
     bolt_app = build_bolt_app(settings, web_client, deps)
 

@@ -51,7 +51,8 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
     ) -> None:
         team_id, user_id = _team(context, command), str(command.get("user_id", ""))
         channel_id = str(command.get("channel_id", ""))
-        parsed = parse_command(str(command.get("text", "")))
+        here = await deps.channel_incident(team_id, channel_id) if deps.channel_incident else None
+        parsed = parse_command(str(command.get("text", "")), channel_incident=here)
         match parsed:
             case Help():
                 await ack(text="Incident commands", blocks=render_help())

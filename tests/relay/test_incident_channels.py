@@ -198,3 +198,24 @@ async def test_a_channel_of_the_same_name_made_by_someone_else_is_not_taken_for_
     assert [c.name for c in incident_channels(slack, 2)] == ["inc-2-disk-full", "inc-2-disk-full-2"]
     assert ours.purpose.endswith(")")
     assert "incident-tracker:" in ours.purpose
+
+
+async def test_commands_typed_in_the_incident_channel_may_leave_the_id_out(bot: BotHarness) -> None:
+    slack = bot.stand_in
+    await bot.command("new sev2 Search down", channel=GENERAL)
+    await bot.command("new sev3 Unrelated", channel=GENERAL)
+    await settled(bot)
+    [channel] = incident_channels(slack, 1)
+    reply = await bot.command("ack on it", channel=channel.id)
+    assert reply["text"] == "You acknowledged INC-1."
+    assert (await bot.command("sev sev1", channel=channel.id))["text"] == "INC-1 is now sev1."
+    assert (await bot.command("note 2 a note for the other one", channel=channel.id))["text"] == (
+        "Note added to INC-2."
+    )
+    outside = await bot.command("ack on it", channel=GENERAL)
+    assert "`on` is not an incident id" in str(outside)
+    assert "The id is missing" in str(await bot.command("resolve", channel=GENERAL))
+    bot.slack.team_id = "T0ELSEWHERE"  # the same channel id seen from another workspace is not its channel
+    assert "The id is missing" in str(await bot.command("resolve", channel=channel.id))
+    await settled(bot)
+    assert channel.topic == "INC-1 · SEV1 · Acknowledged · Commander: none yet"
