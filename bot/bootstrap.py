@@ -47,9 +47,7 @@ log = structlog.get_logger(__name__)
 RelayFactory = Callable[[Settings, UnitOfWorkFactory], Relay]
 
 
-def build_relay(
-    settings: Settings, uow_factory: UnitOfWorkFactory, *, config: RelayConfig | None = None
-) -> OutboxRelay:
+def build_relay(settings: Settings, uow_factory: UnitOfWorkFactory) -> OutboxRelay:
     """The relay retries on its own terms (backoff, Retry-After per channel): its client does not retry."""
     client = build_web_client(settings, retries=False)
     return OutboxRelay(
@@ -57,7 +55,7 @@ def build_relay(
         client=client,
         worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         incident_channel=settings.incident_channel,
-        config=config or RelayConfig(lease=timedelta(seconds=settings.outbox_lease_s)),
+        config=RelayConfig(lease=timedelta(seconds=settings.outbox_lease_s)),
         clock=uow_factory.clock,
         channels=build_incident_channels(settings, uow_factory, client),
     )

@@ -12,8 +12,11 @@ rather than posted twice. Every other step (purpose, invite, topic, pin) is harm
 Slack's answers go through the courier's handling: a 429 pauses the lane for Retry-After and the row
 is retried, 5xx and timeouts back off. A final refusal to create the channel (`restricted_action`, a
 missing scope, names exhausted, …) leaves the incident in shared mode, and its thread says why.
-Refusals of the extras (a user who cannot be invited, a pin or topic the app may not set) are logged;
-the incident still works in its channel.
+Refusals of the extras (a user who cannot be invited, a pin or topic the app may not set, an
+announcement INCIDENT_CHANNEL refuses) are logged; the incident still works in its channel.
+
+What can still repeat: the announcement in INCIDENT_CHANNEL, when the relay dies after Slack accepted
+it and before its record committed (the window every outbox message has; see `outbox_relay`).
 """
 
 from __future__ import annotations
@@ -197,11 +200,18 @@ class IncidentChannels:
         announce = self._config.announce_channel
         if announce is None or record.channel_id is None or record.announce_ts is not None:
             return
-        response = await self._client.chat_postMessage(
-            channel=announce,
-            text=card_text(incident),
-            blocks=render_announcement(incident, record.channel_id),
-        )
+        try:
+            response = await self._client.chat_postMessage(
+                channel=announce,
+                text=card_text(incident),
+                blocks=render_announcement(incident, record.channel_id),
+            )
+        except SlackApiError as exc:
+            if _retry_as_a_whole(exc):
+                raise
+            # the incident lives in its channel either way; an announcement Slack refuses is not retried
+            log.warning("channel.announce_refused", incident_id=incident.id, error=slack_error(exc))
+            return
         await self._store.announced(incident.id, str(response["channel"]), str(response["ts"]))
 
     # ---- keeping it current (a change's delivery) -----------------------------------------------

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from domain.channel_names import MAX_ATTEMPTS
 from playground.slack_api import SlackStandIn
@@ -219,3 +220,29 @@ async def test_commands_typed_in_the_incident_channel_may_leave_the_id_out(bot: 
     assert "The id is missing" in str(await bot.command("resolve", channel=channel.id))
     await settled(bot)
     assert channel.topic == "INC-1 · SEV1 · Acknowledged · Commander: none yet"
+
+
+async def test_refused_extras_are_logged_and_the_incident_still_works_in_its_channel(bot: BotHarness) -> None:
+    slack = bot.stand_in
+    slack.fail_next("conversations.invite", error="user_is_restricted")
+    slack.fail_next("pins.add", error="missing_scope")
+    slack.fail_next("chat.postMessage", delay=0.001)  # the card in the channel goes through …
+    slack.fail_next("chat.postMessage", error="not_in_channel")  # … the announcement is refused
+    with capture_logs() as logs:
+        await bot.command("new sev3 Flaky test runner", channel=GENERAL)
+        await settled(bot)
+    [channel] = incident_channels(slack, 1)
+    assert len(slack.messages(channel.id)) == 1  # the card, unpinned
+    assert channel.pins == []
+    assert channel.members == [BOT_USER]
+    assert slack.messages(INCIDENTS) == []
+    refused = sorted((e["event"], e.get("method"), e["error"]) for e in logs if "refused" in e["event"])
+    assert refused == [
+        ("channel.announce_refused", None, "not_in_channel"),
+        ("channel.step_refused", "conversations.invite", "user_is_restricted"),
+        ("channel.step_refused", "pins.add", "missing_scope"),
+    ]
+    await bot.command("ack", channel=channel.id)
+    await settled(bot)
+    assert bot_messages(slack, channel.id)[-1] == f"<@{ALICE}> acknowledged INC-1"
+    assert all(n.state is OutboxState.SENT for n in await outbox(bot).list())
