@@ -99,7 +99,8 @@ async def test_declare_opens_a_channel_kept_current_with_every_change(bot: BotHa
 async def test_a_long_title_is_cut_and_a_taken_name_gets_the_next_suffix(bot: BotHarness) -> None:
     slack = bot.stand_in
     slack.state.create_channel("inc-1-payments-api", creator=ALICE)  # someone else's
-    await bot.command("new sev2 Payments API", channel=INCIDENTS)
+    reply = await bot.command("new sev2 Payments API", channel=INCIDENTS)
+    assert reply["text"] == "INC-1 declared; its own channel is being opened."  # ephemeral, no second card
     long_title = "checkout latency above slo in every region after the cdn configuration rollout today"
     await bot.command(f"new sev3 {long_title}", channel=INCIDENTS)
     await settled(bot)
