@@ -26,6 +26,7 @@ from bot.api.routes import add_api_routes
 from bot.api.tokens import TokenCodec
 from bot.background import BackgroundTasks
 from bot.http_routes import add_routes
+from bot.relay.channels import ChannelConfig, IncidentChannels
 from bot.relay.outbox_relay import OutboxRelay, RelayConfig
 from bot.relay.reminder_scheduler import ReminderScheduler
 from bot.runtime import RUNTIME, ListenerDeps, Relay, Runtime
@@ -40,6 +41,7 @@ from domain.clock import utcnow
 from storage.api_tokens import ApiTokenStore
 from storage.clock_offset import ClockOffset
 from storage.database import alembic_head, create_engine, create_session_factory, init_db
+from storage.incident_channels import IncidentChannelStore
 from storage.outbox_store import OutboxStore
 from storage.reminders import ReminderPlan, ReminderStore
 from storage.unit_of_work import UnitOfWorkFactory
@@ -51,13 +53,30 @@ RelayFactory = Callable[[Settings, UnitOfWorkFactory], Relay]
 
 def build_relay(settings: Settings, uow_factory: UnitOfWorkFactory) -> OutboxRelay:
     """The relay retries on its own terms (backoff, Retry-After per channel): its client does not retry."""
+    client = build_web_client(settings, retries=False)
     return OutboxRelay(
         store=OutboxStore(uow_factory.session_factory, clock=uow_factory.clock),
-        client=build_web_client(settings, retries=False),
+        client=client,
         worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         incident_channel=settings.incident_channel,
         config=RelayConfig(lease=timedelta(seconds=settings.outbox_lease_s)),
         clock=uow_factory.clock,
+        channels=build_incident_channels(settings, uow_factory, client),
+    )
+
+
+def build_incident_channels(
+    settings: Settings, uow_factory: UnitOfWorkFactory, client: AsyncWebClient
+) -> IncidentChannels | None:
+    """Per-incident channels (SPEC §12) are relay work; None in shared mode."""
+    if settings.incident_channel_mode != "per-incident":
+        return None
+    return IncidentChannels(
+        store=IncidentChannelStore(uow_factory.session_factory, clock=uow_factory.clock),
+        client=client,
+        config=ChannelConfig(
+            announce_channel=settings.incident_channel, archive_after=settings.incident_channel_archive_after
+        ),
     )
 
 
@@ -151,6 +170,11 @@ def build_application(
         tasks=tasks,
         clock=clock,
         reminders=ReminderService(uow_factory, responders=settings.responders, on_commit=on_commit),
+        channel_incident=(
+            IncidentChannelStore(uow_factory.session_factory).incident_for_channel
+            if settings.incident_channel_mode == "per-incident"
+            else None
+        ),
     )
     bolt_app = build_bolt_app(settings, web_client, deps)
 

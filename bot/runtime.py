@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -41,6 +41,8 @@ class ListenerDeps:
     tasks: BackgroundTasks
     clock: Callable[[], datetime]
     reminders: ReminderService | None = None
+    # (team, channel) → the incident whose own channel it is (SPEC §12); None in shared mode
+    channel_incident: Callable[[str, str], Awaitable[int | None]] | None = None
 
 
 @dataclass(slots=True)

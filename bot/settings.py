@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -22,6 +24,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/incidents.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 LogFormat = Literal["json", "console"]
+ChannelMode = Literal["shared", "per-incident"]
 
 
 def redact_url(url: str) -> str:
@@ -71,6 +74,8 @@ class Settings:
     alert_auto_resolve: bool = False
     grafana_webhook_secret: bytes | None = None
     reminders: Cadence = field(default_factory=lambda: dict(DEFAULT_CADENCE))
+    incident_channel_mode: ChannelMode = "shared"
+    incident_channel_archive_after: timedelta | None = None  # None: never
 
     def __repr__(self) -> str:  # never print secrets
         return (
@@ -196,6 +201,30 @@ def _reminders(env: Mapping[str, str]) -> Cadence:
         ) from None
 
 
+_DURATION = re.compile(r"([0-9]{1,6})([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _channel_mode(env: Mapping[str, str]) -> ChannelMode:
+    raw = env.get("INCIDENT_CHANNEL_MODE", "").strip().lower() or "shared"
+    if raw not in ("shared", "per-incident"):
+        raise SettingsError(f"INCIDENT_CHANNEL_MODE must be shared or per-incident, got {raw[:20]!r}")
+    return "per-incident" if raw == "per-incident" else "shared"
+
+
+def _archive_after(env: Mapping[str, str]) -> timedelta | None:
+    raw = env.get("INCIDENT_CHANNEL_ARCHIVE_AFTER", "").strip().lower() or "never"
+    if raw == "never":
+        return None
+    match = _DURATION.fullmatch(raw)
+    if match is None:
+        raise SettingsError(
+            "INCIDENT_CHANNEL_ARCHIVE_AFTER must be never or a duration like 0s, 90m, 1h, 7d, "
+            f"got {raw[:20]!r}"
+        )
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
 def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
     """Read every variable once; raise `SettingsError` naming the first bad one."""
     signing_secret = _required(env, "SLACK_SIGNING_SECRET")
@@ -232,4 +261,6 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         alert_auto_resolve=_bool(env, "ALERT_AUTO_RESOLVE", False),
         grafana_webhook_secret=_grafana_secret(env),
         reminders=_reminders(env),
+        incident_channel_mode=_channel_mode(env),
+        incident_channel_archive_after=_archive_after(env),
     )

@@ -15,6 +15,7 @@ class ChangeKind(StrEnum):
     COMMANDER = "commander"
     NOTE = "note"
     REMINDER = "reminder"
+    CHANNEL_FALLBACK = "channel_fallback"  # its own channel was refused (SPEC §12): `note` says why
 
 
 @dataclass(frozen=True, slots=True)

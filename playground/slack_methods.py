@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View as ViewModel
 
+from playground.slack_channels import CHANNEL_METHODS
 from playground.slack_model import JSON, SlackError
 from playground.slack_state import SlackWorkspace
 
@@ -195,4 +196,5 @@ METHODS: dict[str, Method] = {
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
     "users.info": users_info,
+    **CHANNEL_METHODS,
 }

@@ -24,20 +24,35 @@ class SlackError(Exception):
         return body
 
 
-@dataclass(frozen=True)
+@dataclass
 class Channel:
+    """A conversation; channels the app creates (conversations.create) carry their creator and members."""
+
     id: str
     name: str
+    creator: str = ""
+    created: int = 1_700_000_000
+    is_private: bool = False
+    is_archived: bool = False
+    topic: str = ""
+    purpose: str = ""
+    members: list[str] = field(default_factory=list)
+    pins: list[str] = field(default_factory=list)  # ts of pinned messages, oldest pin first
 
     def to_dict(self) -> JSON:
         return {
             "id": self.id,
             "name": self.name,
-            "is_channel": True,
-            "is_private": False,
-            "is_archived": False,
+            "is_channel": not self.is_private,
+            "is_group": self.is_private,
+            "is_private": self.is_private,
+            "is_archived": self.is_archived,
             "is_member": True,
-            "created": 1_700_000_000,
+            "created": self.created,
+            "creator": self.creator,
+            "topic": {"value": self.topic, "creator": self.creator, "last_set": 0},
+            "purpose": {"value": self.purpose, "creator": self.creator, "last_set": 0},
+            "num_members": len(self.members),
         }
 
 
@@ -173,6 +188,7 @@ class RecordedCall:
 ChangeKind = Literal[
     "call",
     "channel_added",
+    "channel_changed",
     "message_posted",
     "message_updated",
     "message_deleted",

@@ -112,6 +112,22 @@ class SlackWorkspace:
         self._emit(Change("channel_added", channel=channel_id))
         return channel
 
+    def create_channel(self, name: str, *, creator: str, is_private: bool = False) -> Channel:
+        """A new channel (conversations.create), `creator` its first member; archived names stay taken."""
+        if any(c.name == name for c in self._channels.values()):
+            raise SlackError("name_taken")
+        channel_id = f"C1{self._next_serial():08d}"
+        channel = Channel(channel_id, name, creator=creator, created=int(time.time()), is_private=is_private)
+        channel.members.append(creator)
+        self._channels[channel_id] = channel
+        self._messages[channel_id] = []
+        self._emit(Change("channel_added", channel=channel_id))
+        return channel
+
+    def change_channel(self, channel: Channel) -> None:
+        """Announce a change made to `channel` (members, topic, purpose, pins, archived)."""
+        self._emit(Change("channel_changed", channel=channel.id))
+
     def channel(self, id_or_name: str) -> Channel:
         """Look a channel up by id, or by `#name`/`name` as chat.postMessage allows."""
         if id_or_name in self._channels:

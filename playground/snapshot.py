@@ -63,7 +63,8 @@ def _ephemeral(ephemeral: Ephemeral, author: str) -> JSON:
 def _channel_messages(stand_in: SlackStandIn, channel_id: str, viewer: str) -> list[JSON]:
     """Top-level messages and the viewer's ephemerals in time order; threaded ones under their parent."""
     bot = stand_in.state.bot_user_id
-    messages = [_message(m) for m in stand_in.messages(channel_id)]
+    pins = set(stand_in.state.channel(channel_id).pins)
+    messages = [{**_message(m), "pinned": m.ts in pins} for m in stand_in.messages(channel_id)]
     parents = {m["ts"]: m for m in messages}
     for ephemeral in stand_in.ephemerals(channel_id, viewer):
         item = _ephemeral(ephemeral, bot)
@@ -89,7 +90,13 @@ def build_snapshot(
     for person in responders:
         users[person.id] = {"name": person.real_name, "handle": person.name, "is_bot": False}
     channels = [
-        {"id": channel.id, "name": channel.name, "messages": _channel_messages(stand_in, channel.id, viewer)}
+        {
+            "id": channel.id,
+            "name": channel.name,
+            "topic": channel.topic,
+            "archived": channel.is_archived,
+            "messages": _channel_messages(stand_in, channel.id, viewer),
+        }
         for channel in state.channels()
     ]
     views = [

@@ -304,3 +304,35 @@ class ReminderRow(Base):
     cadence_s: Mapped[int] = mapped_column(Integer, nullable=False)
     quiet_since: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # the last human update
     sent: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # reminders since that update
+
+
+class IncidentChannelRow(Base):
+    """An incident's own channel (SPEC §12): written before it is created, so a retry recognises it."""
+
+    __tablename__ = "incident_channels"
+    __table_args__ = (
+        CheckConstraint("state IN ('naming', 'open', 'fallback', 'archived')", name="state_valid"),
+        CheckConstraint("attempt >= 1", name="attempt_positive"),
+        CheckConstraint("length(name) BETWEEN 1 AND 80", name="name_length"),
+        CheckConstraint("length(token) >= 16", name="token_length"),
+        CheckConstraint("state IN ('naming', 'fallback') OR channel_id IS NOT NULL", name="open_has_channel"),
+        Index("uq_incident_channels_channel", "team_id", "channel_id", unique=True),
+    )
+
+    incident_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    token: Mapped[str] = mapped_column(String(32), nullable=False)
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    topic: Mapped[str | None] = mapped_column(String(250))
+    commander_invited: Mapped[str | None] = mapped_column(String(32))
+    announce_channel_id: Mapped[str | None] = mapped_column(String(32))
+    announce_ts: Mapped[str | None] = mapped_column(String(32))
+    archive_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

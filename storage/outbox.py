@@ -20,6 +20,7 @@ class NotificationKind(StrEnum):
     CARD_POSTED = "card.post"  # declare: post the card to the incident channel
     CARD_CHANGED = "card.change"  # accepted change: update the card, reply in its thread
     REMINDER = "reminder"  # an update reminder, posted where the incident's changes go (SPEC §13)
+    CHANNEL_ARCHIVE = "channel.archive"  # archive the incident's own channel (SPEC §12), due after close
 
 
 class OutboxState(StrEnum):

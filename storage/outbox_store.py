@@ -73,6 +73,8 @@ class OutboxStore:
                         earlier.incident_id == OutboxRow.incident_id,
                         earlier.id < OutboxRow.id,
                         earlier.state == OutboxState.PENDING.value,
+                        # an archive waits for its due time (days, maybe) without holding later changes
+                        earlier.kind != NotificationKind.CHANNEL_ARCHIVE.value,
                     )
                 ),
             )

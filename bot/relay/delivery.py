@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.relay.batch import Batch
+from bot.relay.channels import IncidentChannels
 from bot.relay.pacing import ChannelPacer
 from bot.relay.policy import PERMANENT_ERRORS, RelayConfig, backoff_delay, retry_after_seconds
 from bot.relay.recorder import Sent
@@ -71,7 +72,9 @@ class Courier:
         config: RelayConfig,
         pacer: ChannelPacer,
         rng: random.Random,
+        channels: IncidentChannels | None = None,
     ) -> None:
+        self._channels = channels  # per-incident mode (SPEC §12); None: shared
         self._store = store
         self._client = client
         self._worker_id = worker_id
@@ -110,7 +113,13 @@ class Courier:
         incident = batch.incident
         try:
             card: CardLocation | None = None
-            if batch.kind is NotificationKind.CARD_POSTED:
+            if self._channels is not None and batch.kind is not NotificationKind.CARD_CHANGED:
+                card = await self._channel_work(self._channels, batch, channel)
+            elif self._channels is not None and await self._in_own_channel(self._channels, batch):
+                pass
+            elif batch.kind is NotificationKind.CHANNEL_ARCHIVE:
+                batch_log(batch).warning("channel.archive_skipped", note="INCIDENT_CHANNEL_MODE is shared")
+            elif batch.kind is NotificationKind.CARD_POSTED:
                 response = await self._client.chat_postMessage(
                     channel=channel, text=card_text(incident), blocks=render_card(incident)
                 )
@@ -138,6 +147,24 @@ class Courier:
             await self.retry_later(batch, f"{type(exc).__name__}: {exc}")
             return None
         return Sent(batch, card, channel)
+
+    @staticmethod
+    async def _channel_work(channels: IncidentChannels, batch: Batch, channel: str) -> CardLocation | None:
+        """A declare opens the incident's own channel (`channel`, the shared one, if Slack refuses it);
+        an archive row archives it."""
+        if batch.kind is NotificationKind.CARD_POSTED:
+            return await channels.open(batch, channel)
+        await channels.archive(batch)
+        return None
+
+    @staticmethod
+    async def _in_own_channel(channels: IncidentChannels, batch: Batch) -> bool:
+        """Deliver a change to an incident that has its own channel; False when it has none (shared)."""
+        record = await channels.record(batch.incident.id)
+        if record is None or not record.is_open:
+            return False
+        await channels.changed(batch, record)
+        return True
 
     async def _on_slack_error(self, batch: Batch, channel: str, exc: SlackApiError) -> None:
         status = getattr(exc.response, "status_code", 200)

@@ -48,6 +48,7 @@ import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.relay.batch import Batch
+from bot.relay.channels import IncidentChannels
 from bot.relay.delivery import Courier, bound_log, log_delivered
 from bot.relay.leases import Holdings
 from bot.relay.pacing import ChannelPacer
@@ -82,6 +83,7 @@ class OutboxRelay:
         pacer: ChannelPacer | None = None,
         clock: Clock = utcnow,
         rng: random.Random | None = None,
+        channels: IncidentChannels | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -98,6 +100,7 @@ class OutboxRelay:
             config=self._config,
             pacer=self.pacer,
             rng=self._rng,
+            channels=channels,
         )
         self._recorder = SentRecorder(store, worker_id, self._recorded)
         self._supervisor = Supervisor(restarts=self._config.restarts, rng=self._rng)

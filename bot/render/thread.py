@@ -23,6 +23,8 @@ def _summary(change: IncidentChange, incident: Incident) -> str:
             return f"added a note to {incident.display_id}"
         case ChangeKind.DECLARED:
             return f"declared {incident.display_id}"
+        case ChangeKind.CHANNEL_FALLBACK:
+            return f"could not open a channel for {incident.display_id}, so it continues here. Slack said"
     return f"updated {incident.display_id}"
 
 

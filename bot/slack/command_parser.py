@@ -93,21 +93,30 @@ def _split(text: str, parts: int) -> list[str]:
     return text.split(None, parts) if text else []
 
 
-def _incident_id(raw: str | None, usage_key: str) -> int:
-    if raw is None:
-        raise CommandUsageError("Which incident? The id is missing.", USAGE[usage_key])
+def _take_id(rest: str, usage_key: str, channel_incident: int | None) -> tuple[int, str]:
+    """The incident id the arguments start with, and the rest. Typed in an incident's own channel
+    (`channel_incident`, SPEC §12), the id may be left out: a first word that is not an id is the rest."""
+    words = _split(rest, 1)
+    if not words:
+        if channel_incident is None:
+            raise CommandUsageError("Which incident? The id is missing.", USAGE[usage_key])
+        return channel_incident, ""
     try:
-        return parse_incident_id(raw)
+        return parse_incident_id(words[0]), words[1] if len(words) > 1 else ""
     except IncidentValidationError as exc:
-        raise CommandUsageError(str(exc), USAGE[usage_key]) from None
+        if channel_incident is None:
+            raise CommandUsageError(str(exc), USAGE[usage_key]) from None
+        return channel_incident, rest
 
 
 def _with_usage(usage_key: str, exc: IncidentValidationError) -> CommandUsageError:
     return CommandUsageError(str(exc), USAGE[usage_key])
 
 
-def parse_command(text: str) -> Command:
-    """Parse the text Slack sends; entities are undone first, so titles and echoes read as typed."""
+def parse_command(text: str, *, channel_incident: int | None = None) -> Command:
+    """Parse the text Slack sends; entities are undone first, so titles and echoes read as typed.
+
+    `channel_incident`: the incident whose own channel the command was typed in, if any."""
     words = _split(slack_unescape(text).strip(), 1)
     if not words or words[0].lower() == "help":
         return Help()
@@ -117,31 +126,30 @@ def parse_command(text: str) -> Command:
     if verb == "list":
         return _parse_list(rest)
     if verb == "show":
-        args = _split(rest, 1)
-        if len(args) > 1:
+        incident_id, more = _take_id(rest, "show", channel_incident)
+        if more.strip():
             raise CommandUsageError("`show` takes only an id.", USAGE["show"])
-        return Show(_incident_id(args[0] if args else None, "show"))
+        return Show(incident_id)
     if verb in VERB_TARGETS:
-        args = _split(rest, 1)
-        incident_id = _incident_id(args[0] if args else None, "status")
+        incident_id, more = _take_id(rest, "status", channel_incident)
         try:
-            note = validate_note(args[1]) if len(args) > 1 else None
+            note = validate_note(more) if more else None
         except IncidentValidationError as exc:
             raise _with_usage("status", exc) from None
         return Transition(incident_id, VERB_TARGETS[verb], note or None, verb)
     if verb == "sev":
-        args = _split(rest, 2)
-        incident_id = _incident_id(args[0] if args else None, "sev")
-        if len(args) != 2:
+        incident_id, more = _take_id(rest, "sev", channel_incident)
+        args = more.split()
+        if len(args) != 1:
             raise CommandUsageError("Give exactly one new severity.", USAGE["sev"])
         try:
-            return ChangeSeverity(incident_id, parse_severity(args[1]))
+            return ChangeSeverity(incident_id, parse_severity(args[0]))
         except IncidentValidationError as exc:
             raise _with_usage("sev", exc) from None
     if verb == "assign":
-        args = _split(rest, 2)
-        incident_id = _incident_id(args[0] if args else None, "assign")
-        commander = mentioned_user(args[1]) if len(args) == 2 else None
+        incident_id, more = _take_id(rest, "assign", channel_incident)
+        args = more.split()
+        commander = mentioned_user(args[0]) if len(args) == 1 else None
         if commander is None:
             raise CommandUsageError("Name the commander as a mention, like @jane.", USAGE["assign"])
         if not fits_storage(commander):
@@ -151,10 +159,9 @@ def parse_command(text: str) -> Command:
             )
         return Assign(incident_id, commander)
     if verb == "note":
-        args = _split(rest, 1)
-        incident_id = _incident_id(args[0] if args else None, "note")
+        incident_id, more = _take_id(rest, "note", channel_incident)
         try:
-            return AddNote(incident_id, validate_note(args[1] if len(args) > 1 else "", required=True))
+            return AddNote(incident_id, validate_note(more, required=True))
         except IncidentValidationError as exc:
             raise _with_usage("note", exc) from None
     shown = words[0][:30]

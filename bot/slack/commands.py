@@ -51,7 +51,8 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
     ) -> None:
         team_id, user_id = _team(context, command), str(command.get("user_id", ""))
         channel_id = str(command.get("channel_id", ""))
-        parsed = parse_command(str(command.get("text", "")))
+        here = await deps.channel_incident(team_id, channel_id) if deps.channel_incident else None
+        parsed = parse_command(str(command.get("text", "")), channel_incident=here)
         match parsed:
             case Help():
                 await ack(text="Incident commands", blocks=render_help())
@@ -126,8 +127,11 @@ def _declared_reply(incident: Incident, deps: ListenerDeps) -> dict[str, Any]:
     When that channel is also the incident channel, the relay's card (the one that stays up to date)
     is the only card there, and the declarer gets an ephemeral confirmation instead of a duplicate.
     """
-    incident_channel = deps.settings.incident_channel or incident.channel_id
-    if incident_channel == incident.channel_id:
+    settings = deps.settings
+    if settings.incident_channel_mode == "per-incident":  # the card goes to its own channel (SPEC §12)
+        if settings.incident_channel == incident.channel_id:
+            return notice(f"{incident.display_id} declared; its own channel is being opened.")
+    elif (settings.incident_channel or incident.channel_id) == incident.channel_id:
         return notice(f"{incident.display_id} declared; its card is being posted in this channel.")
     return {"response_type": "in_channel", "text": card_text(incident), "blocks": render_card(incident)}
 

@@ -159,7 +159,8 @@ function updateUrl() {
 
 function renderChannel() {
   const channel = channelById(ui.channel);
-  $("channel-title").textContent = `# ${channel.name}`;
+  $("channel-title").textContent = `# ${channel.name}${channel.archived ? " (archived)" : ""}`;
+  $("channel-title").title = channel.topic || "";
   $("composer-input").placeholder = `Message #${channel.name}`;
   const list = $("messages");
   const stick = list.dataset.channel !== channel.id || list.scrollHeight - list.scrollTop - list.clientHeight < 80;
@@ -178,6 +179,7 @@ function renderChannel() {
 function channelIntro(channel) {
   const intro = el("div", "channel-intro");
   intro.append(el("h2", "", `# ${channel.name}`));
+  if (channel.topic) intro.append(el("p", "channel-topic", `Topic: ${channel.topic}`));
   const text = el("p", "", `This is the very beginning of #${channel.name}. Everything the bot shows here `
     + "reaches this page through a local stand-in for Slack. Type ");
   text.append(el("code", "mrkdwn-code", "/incident help"), " below to see what it can do.");
@@ -235,6 +237,12 @@ function messageNode(message, channelId, { continued = false, inThread = false }
   node.dataset.ts = message.ts;
   node.classList.toggle("ephemeral", message.ephemeral);
   node.classList.toggle("continued", continued);
+  node.classList.toggle("pinned", Boolean(message.pinned));
+  if (message.pinned) {
+    const note = el("div", "pinned-note");
+    note.append(el("span", "", "📌 Pinned by Incident Tracker"));
+    node.append(note);
+  }
   if (message.ephemeral) {
     const note = el("div", "ephemeral-note");
     note.append(icon("eye"), el("span", "", "Only visible to you"));
