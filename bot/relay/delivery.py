@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.relay.batch import Batch
 from bot.relay.channels import IncidentChannels
+from bot.relay.destination import Destination, change_destination
 from bot.relay.pacing import ChannelPacer
 from bot.relay.policy import PERMANENT_ERRORS, RelayConfig, backoff_delay, retry_after_seconds
 from bot.relay.recorder import Sent
@@ -113,7 +114,9 @@ class Courier:
         incident = batch.incident
         try:
             card: CardLocation | None = None
-            if self._channels is not None and batch.kind is not NotificationKind.CARD_CHANGED:
+            if batch.kind is NotificationKind.REMINDER:  # where the change messages go
+                await self._remind(batch, channel)
+            elif self._channels is not None and batch.kind is not NotificationKind.CARD_CHANGED:
                 card = await self._channel_work(self._channels, batch, channel)
             elif self._channels is not None and await self._in_own_channel(self._channels, batch):
                 pass
@@ -124,14 +127,6 @@ class Courier:
                     channel=channel, text=card_text(incident), blocks=render_card(incident)
                 )
                 card = (str(response["channel"]), str(response["ts"]))
-            elif batch.kind is NotificationKind.REMINDER:  # in the thread, like the change messages
-                quiet_for = timedelta(seconds=batch.head.notification.change.quiet_seconds or 0)
-                await self._client.chat_postMessage(
-                    channel=channel,
-                    thread_ts=incident.card_ts or "",
-                    text=reminder_text(incident, quiet_for),
-                    blocks=render_reminder(incident, quiet_for),
-                )
             else:
                 card_ts = incident.card_ts or ""
                 await self._client.chat_update(
@@ -147,6 +142,20 @@ class Courier:
             await self.retry_later(batch, f"{type(exc).__name__}: {exc}")
             return None
         return Sent(batch, card, channel)
+
+    async def _remind(self, batch: Batch, channel: str) -> None:
+        """An update reminder, where the incident's change messages go (its own channel while it has
+        one, else the card's thread: `change_destination`)."""
+        incident = batch.incident
+        record = await self._channels.record(incident.id) if self._channels is not None else None
+        destination = change_destination(incident, record) or Destination(channel, incident.card_ts)
+        quiet_for = timedelta(seconds=batch.head.notification.change.quiet_seconds or 0)
+        await self._client.chat_postMessage(
+            channel=destination.channel,
+            thread_ts=destination.thread_ts,
+            text=reminder_text(incident, quiet_for),
+            blocks=render_reminder(incident, quiet_for),
+        )
 
     @staticmethod
     async def _channel_work(channels: IncidentChannels, batch: Batch, channel: str) -> CardLocation | None:
