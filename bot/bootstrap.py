@@ -36,6 +36,7 @@ from domain.clock import utcnow
 from storage.api_tokens import ApiTokenStore
 from storage.database import alembic_head, create_engine, create_session_factory, init_db
 from storage.outbox_store import OutboxStore
+from storage.pinned_reads import pinned_reads
 from storage.unit_of_work import UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
@@ -141,6 +142,7 @@ def build_application(
         cursors=ApiCursorCodec(settings.api_token_secret, clock=clock),
         incident_channel=settings.incident_channel,
         clock=clock,
+        read_scope=lambda: pinned_reads(read_engine),
     )
     add_routes(app)
     add_api_routes(app)
