@@ -46,6 +46,7 @@ bench: venv
 	$(PY) -m bench.ack_latency
 	$(PY) -m bench.relay
 	$(PY) -m bench.war_room --throughput-compare
+	$(PY) -m bench.api
 
 format: venv
 	.venv/bin/ruff format .
