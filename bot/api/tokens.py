@@ -1,7 +1,8 @@
 """API tokens (SPEC §10, ADR-002): HS256 JWTs with `typ` `at+jwt`, every claim required and checked.
 
 `decode` turns any string from the network into `TokenClaims` or one `TokenError`; the record of
-issued tokens (revocation, team, name) is checked by the caller on every request.
+issued tokens (revocation, team, name) is checked by the caller on every request. A token verified
+once is remembered (bounded), so the next request with it re-checks only its time window.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +31,7 @@ AUDIENCE = "incident-tracker/api"
 LEEWAY_SECONDS = 30
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "team", "scope", "iat", "exp", "jti"]
 MAX_TOKEN_CHARS = 4096
+VERIFIED_MAX = 1024  # verified tokens remembered per process (a few hundred bytes each)
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,400}\.[A-Za-z0-9_-]{1,3600}\.[A-Za-z0-9_-]{1,400}")
 
@@ -49,11 +54,15 @@ def _is_int(value: object) -> bool:
 
 
 class TokenCodec:
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, *, clock: Callable[[], float] = time.time) -> None:
         if len(secret) < MIN_SECRET_BYTES:
             raise ValueError(f"the API token secret must be at least {MIN_SECRET_BYTES} bytes")
         self._secret = secret
         self._jwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
+        self._clock = clock  # PyJWT's clock: seconds since the epoch
+        # Tokens verified already, newest last: a token's signature and claims never change, so a
+        # known token is not verified again; its time window is (below). Only verified tokens enter.
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     def issue(
         self, *, name: str, team_id: str, scopes: frozenset[Scope], now: datetime, ttl: timedelta
@@ -83,6 +92,10 @@ class TokenCodec:
     def decode(self, token: str) -> TokenClaims:
         if len(token) > MAX_TOKEN_CHARS or not _TOKEN_RE.fullmatch(token):
             raise TokenError("The bearer token is not a JWT.")
+        known = self._verified.get(token)
+        if known is not None:
+            self._verified.move_to_end(token)
+            return known.claims_at(self._clock())
         try:
             header = _unverified_header(token)
         except (ValueError, TypeError, RecursionError):
@@ -106,7 +119,36 @@ class TokenCodec:
             raise TokenError("The bearer token is not valid yet.") from None
         except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
             raise TokenError("The bearer token is not valid.") from None
-        return _claims(claims)
+        result = _claims(claims)
+        if "nbf" in claims and not _is_int(claims["nbf"]):
+            return result  # PyJWT took it as int(nbf); we never issue one, so it is not remembered
+        self._verified[token] = _Verified.of(result, claims)
+        if len(self._verified) > VERIFIED_MAX:
+            self._verified.popitem(last=False)
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A verified token's claims and the seconds in which PyJWT accepts it: from `iat` (and `nbf`, if
+    any) less the leeway, to `exp` plus the leeway, exclusive."""
+
+    claims: TokenClaims
+    valid_from: int
+    valid_until: int
+
+    @classmethod
+    def of(cls, claims: TokenClaims, raw: dict[str, Any]) -> _Verified:
+        starts = max(raw["iat"], raw.get("nbf", raw["iat"]))
+        return cls(claims, starts - LEEWAY_SECONDS, claims.expires + LEEWAY_SECONDS)
+
+    def claims_at(self, now: float) -> TokenClaims:
+        """The claims, or the refusal PyJWT would give at `now` (its `exp` and `iat`/`nbf` checks)."""
+        if now >= self.valid_until:
+            raise TokenError("The bearer token has expired.")
+        if now < self.valid_from:
+            raise TokenError("The bearer token is not valid yet.")
+        return self.claims
 
 
 def _unverified_header(token: str) -> dict[str, Any]:

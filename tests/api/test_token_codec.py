@@ -1,15 +1,18 @@
 """`TokenCodec.decode` reads the header segment itself before PyJWT verifies the token: every odd header
-is still one `TokenError`, never another exception, and the type and algorithm are refused first."""
+is still one `TokenError`, never another exception, and the type and algorithm are refused first. A
+verified token is remembered (bounded): later requests re-check only its time window, as PyJWT would."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import timedelta
+from unittest.mock import patch
 
 import pytest
 
-from bot.api.tokens import TokenCodec, TokenError
+from bot.api.tokens import LEEWAY_SECONDS, VERIFIED_MAX, TokenCodec, TokenError
 from domain.api_tokens import Scope
 from domain.clock import utcnow
 
@@ -71,3 +74,48 @@ def test_the_signature_is_still_verified_after_the_header() -> None:
     other = good_token(TokenCodec(b"o" * 32)).split(".")[2]
     with pytest.raises(TokenError, match="not valid"):
         codec.decode(f"{header}.{payload}.{other}")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_known_token_is_not_verified_again_but_its_time_window_is() -> None:
+    clock = Clock()
+    codec = TokenCodec(SECRET, clock=clock)
+    token = good_token(codec)  # iat now, exp in an hour
+    first = codec.decode(token)
+    with patch.object(codec._jwt, "decode", side_effect=AssertionError("verified again")):
+        assert codec.decode(token) == first
+        exp, iat = first.expires, first.expires - 3600
+        clock.now = exp + LEEWAY_SECONDS - 0.5
+        assert codec.decode(token) == first  # within the leeway, as PyJWT accepts it
+        clock.now = exp + LEEWAY_SECONDS
+        with pytest.raises(TokenError, match="expired"):
+            codec.decode(token)
+        clock.now = iat - LEEWAY_SECONDS  # a clock stepped back: still within the leeway
+        assert codec.decode(token) == first
+        clock.now = iat - LEEWAY_SECONDS - 0.5
+        with pytest.raises(TokenError, match="not valid yet"):
+            codec.decode(token)
+
+
+def test_only_verified_tokens_are_remembered_and_only_so_many() -> None:
+    codec = TokenCodec(SECRET)
+    header, payload, _ = good_token(codec).split(".")
+    forged = f"{header}.{payload}.{good_token(TokenCodec(b'o' * 32)).split('.')[2]}"
+    for _ in range(2):
+        with pytest.raises(TokenError, match="not valid"):
+            codec.decode(forged)
+    tokens = [good_token(codec) for _ in range(VERIFIED_MAX + 5)]
+    for token in tokens:
+        codec.decode(token)
+    assert list(codec._verified) == tokens[5:]  # the oldest forgotten; a forged token never entered
+    with patch.object(codec._jwt, "decode", wraps=codec._jwt.decode) as verify:
+        codec.decode(tokens[0])  # forgotten: verified again
+        codec.decode(tokens[-1])  # remembered
+    assert verify.call_count == 1
