@@ -47,6 +47,7 @@ bench: venv
 	$(PY) -m bench.relay
 	$(PY) -m bench.war_room --throughput-compare
 	$(PY) -m bench.alerts
+	$(PY) -m bench.api
 
 format: venv
 	.venv/bin/ruff format .

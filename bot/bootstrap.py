@@ -43,6 +43,7 @@ from storage.clock_offset import ClockOffset
 from storage.database import alembic_head, create_engine, create_session_factory, init_db
 from storage.incident_channels import IncidentChannelStore
 from storage.outbox_store import OutboxStore
+from storage.pinned_reads import pinned_reads
 from storage.reminders import ReminderPlan, ReminderStore
 from storage.unit_of_work import UnitOfWorkFactory
 
@@ -199,6 +200,7 @@ def build_application(
         cursors=ApiCursorCodec(settings.api_token_secret, clock=clock),
         incident_channel=settings.incident_channel,
         clock=clock,
+        read_scope=lambda: pinned_reads(read_engine),
     )
     add_routes(app)
     add_api_routes(app)

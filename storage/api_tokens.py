@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.api_tokens import ApiToken, format_scopes, parse_scopes
 from storage.models import ApiTokenRow
+from storage.pinned_reads import read_connection
 
 _COLUMNS = tuple(ApiTokenRow.__table__.c)
 _BY_JTI = select(*_COLUMNS).where(ApiTokenRow.jti == bindparam("jti"))
@@ -35,7 +36,7 @@ class ApiTokenStore:
         self._read_engine = read_engine
 
     async def get(self, jti: str) -> ApiToken | None:
-        async with self._read_engine.connect() as connection:
+        async with read_connection(self._read_engine) as connection:  # the request's, when pinned
             row = (await connection.execute(_BY_JTI, {"jti": jti})).first()
         return _token(row) if row is not None else None
 

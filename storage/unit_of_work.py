@@ -15,6 +15,7 @@ from domain.clock import Clock, utcnow
 from storage.alert_groups import AlertGroups
 from storage.idempotency import IdempotencyKeys
 from storage.incident_reads import ConnectionReads
+from storage.pinned_reads import read_connection
 from storage.reminders import ReminderPlan, ReminderSchedule
 from storage.repository import IncidentRepository
 
@@ -120,6 +121,6 @@ class UnitOfWorkFactory:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[ConnectionReads]:
-        """Reads only, on one pooled connection of the read engine."""
-        async with self.read_engine.connect() as connection:
+        """Reads only, on one pooled connection of the read engine (the request's, when it pinned one)."""
+        async with read_connection(self.read_engine) as connection:
             yield ConnectionReads(connection)

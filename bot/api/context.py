@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -29,6 +30,8 @@ class ApiContext:
     cursors: ApiCursorCodec
     incident_channel: str | None
     clock: Callable[[], datetime]
+    # One read connection for a whole GET (its token's record, then the incidents): storage.pinned_reads.
+    read_scope: Callable[[], AbstractAsyncContextManager[None]]
 
 
 API = web.AppKey("api", ApiContext)

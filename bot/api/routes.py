@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.api import handlers
+from bot.api.context import API
 from bot.api.problems import Problem, invalid_request
 from bot.api.schema import FieldError
 from domain import (
@@ -82,8 +83,18 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem.response()
 
 
+@web.middleware
+async def read_scope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A GET under /api/ reads on one pooled connection: the token's record, then the incidents."""
+    if request.method not in ("GET", "HEAD") or not request.path.startswith(API_PREFIX):
+        return await handler(request)
+    async with request.app[API].read_scope():
+        return await handler(request)
+
+
 def add_api_routes(app: web.Application) -> None:
     app.middlewares.append(problem_middleware)
+    app.middlewares.append(read_scope_middleware)  # inside: a failed checkout is answered as a problem
     router = app.router
     router.add_get(f"{BASE}/openapi.json", handlers.openapi)
     router.add_get(f"{BASE}/incidents", handlers.list_incidents)

@@ -1,13 +1,19 @@
 """API tokens (SPEC §10, ADR-002): HS256 JWTs with `typ` `at+jwt`, every claim required and checked.
 
 `decode` turns any string from the network into `TokenClaims` or one `TokenError`; the record of
-issued tokens (revocation, team, name) is checked by the caller on every request.
+issued tokens (revocation, team, name) is checked by the caller on every request. A token verified
+once is remembered (bounded), so the next request with it re-checks only its time window.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +31,7 @@ AUDIENCE = "incident-tracker/api"
 LEEWAY_SECONDS = 30
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "team", "scope", "iat", "exp", "jti"]
 MAX_TOKEN_CHARS = 4096
+VERIFIED_MAX = 1024  # verified tokens remembered per process (a few hundred bytes each)
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,400}\.[A-Za-z0-9_-]{1,3600}\.[A-Za-z0-9_-]{1,400}")
 
@@ -47,11 +54,15 @@ def _is_int(value: object) -> bool:
 
 
 class TokenCodec:
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, *, clock: Callable[[], float] = time.time) -> None:
         if len(secret) < MIN_SECRET_BYTES:
             raise ValueError(f"the API token secret must be at least {MIN_SECRET_BYTES} bytes")
         self._secret = secret
         self._jwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
+        self._clock = clock  # PyJWT's clock: seconds since the epoch
+        # Tokens verified already, newest last: a token's signature and claims never change, so a
+        # known token is not verified again; its time window is (below). Only verified tokens enter.
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     def issue(
         self, *, name: str, team_id: str, scopes: frozenset[Scope], now: datetime, ttl: timedelta
@@ -81,9 +92,13 @@ class TokenCodec:
     def decode(self, token: str) -> TokenClaims:
         if len(token) > MAX_TOKEN_CHARS or not _TOKEN_RE.fullmatch(token):
             raise TokenError("The bearer token is not a JWT.")
+        known = self._verified.get(token)
+        if known is not None:
+            self._verified.move_to_end(token)
+            return known.claims_at(self._clock())
         try:
-            header = jwt.get_unverified_header(token)
-        except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
+            header = _unverified_header(token)
+        except (ValueError, TypeError, RecursionError):
             raise TokenError("The bearer token is not a JWT.") from None
         # PyJWT checks neither `typ` nor, by itself, that the header's `alg` is the pinned one.
         if header.get("typ") != JWT_TYP or header.get("alg") != ALGORITHM:
@@ -104,7 +119,47 @@ class TokenCodec:
             raise TokenError("The bearer token is not valid yet.") from None
         except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
             raise TokenError("The bearer token is not valid.") from None
-        return _claims(claims)
+        result = _claims(claims)
+        if "nbf" in claims and not _is_int(claims["nbf"]):
+            return result  # PyJWT took it as int(nbf); we never issue one, so it is not remembered
+        self._verified[token] = _Verified.of(result, claims)
+        if len(self._verified) > VERIFIED_MAX:
+            self._verified.popitem(last=False)
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A verified token's claims and the seconds in which PyJWT accepts it: from `iat` (and `nbf`, if
+    any) less the leeway, to `exp` plus the leeway, exclusive."""
+
+    claims: TokenClaims
+    valid_from: int
+    valid_until: int
+
+    @classmethod
+    def of(cls, claims: TokenClaims, raw: dict[str, Any]) -> _Verified:
+        starts = max(raw["iat"], raw.get("nbf", raw["iat"]))
+        return cls(claims, starts - LEEWAY_SECONDS, claims.expires + LEEWAY_SECONDS)
+
+    def claims_at(self, now: float) -> TokenClaims:
+        """The claims, or the refusal PyJWT would give at `now` (its `exp` and `iat`/`nbf` checks)."""
+        if now >= self.valid_until:
+            raise TokenError("The bearer token has expired.")
+        if now < self.valid_from:
+            raise TokenError("The bearer token is not valid yet.")
+        return self.claims
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    """The header segment alone, to refuse another type or algorithm before verifying (PyJWT's
+    `get_unverified_header` decodes and checks all three segments, which `decode` then does again: on
+    every API request that was a third of the token's cost). `token` matched `_TOKEN_RE` already."""
+    segment = token.split(".", 1)[0]
+    header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    return header
 
 
 def _claims(claims: dict[str, Any]) -> TokenClaims:
