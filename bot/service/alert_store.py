@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
-from bot.service.unit_of_work import IncidentStore
+from bot.service.unit_of_work import IncidentStore, Transaction
 from domain import Incident
 from domain.alerts import Alert, AlertKey, AlertSource, AlertStatus
 
@@ -70,22 +69,12 @@ class AlertGroupStore(Protocol):
     async def set_truncated(self, group_id: int, truncated_alerts: int) -> None: ...
 
 
-class AlertUnitOfWork(Protocol):
+class AlertUnitOfWork(Transaction, Protocol):
     @property
     def incidents(self) -> AlertIncidentStore: ...
 
     @property
     def alerts(self) -> AlertGroupStore: ...
-
-    def now(self) -> datetime: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
 
 
 class AlertUnitOfWorkFactory(Protocol):

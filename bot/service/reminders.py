@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Protocol, Self
+from datetime import timedelta
+from typing import Protocol
 
-from bot.service.unit_of_work import IncidentReader, IncidentStore
+from bot.service.unit_of_work import IncidentReader, IncidentStore, Transaction
 from domain import ACTIVE_STATUSES, EventKind, Incident, NotAuthorizedError
 from domain.authorization import ensure_may_change
 from domain.reminders import RemindersStoppedError
@@ -19,22 +18,12 @@ class ReminderScheduleLike(Protocol):
     async def snooze(self, incident: Incident, *, actor_id: str) -> timedelta | None: ...
 
 
-class ReminderUnitOfWork(Protocol):
+class ReminderUnitOfWork(Transaction, Protocol):
     @property
     def incidents(self) -> IncidentStore: ...
 
     @property
     def reminders(self) -> ReminderScheduleLike: ...
-
-    def now(self) -> datetime: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
 
 
 class ReminderUnitOfWorkFactory(Protocol):

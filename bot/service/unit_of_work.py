@@ -89,14 +89,9 @@ class IdempotencyStore(Protocol):
     async def complete(self, team_id: str, key: str, incident_id: int) -> None: ...
 
 
-class UnitOfWork(Protocol):
-    """`async with uow: …; await uow.commit()`; whatever is not committed is rolled back on exit."""
-
-    @property
-    def incidents(self) -> IncidentStore: ...
-
-    @property
-    def idempotency(self) -> IdempotencyStore: ...
+class Transaction(Protocol):
+    """`async with uow: …; await uow.commit()`; whatever is not committed is rolled back on exit.
+    Each service's unit of work adds the stores it uses."""
 
     def now(self) -> datetime: ...
 
@@ -107,6 +102,14 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     async def commit(self) -> None: ...
+
+
+class UnitOfWork(Transaction, Protocol):
+    @property
+    def incidents(self) -> IncidentStore: ...
+
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
 
 
 class UnitOfWorkFactory(Protocol):
