@@ -30,10 +30,8 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -45,9 +43,10 @@ import asyncpg
 
 from bench import list_history
 from bench.ack_load import process_cpu_s
+from bench.cluster import on_throwaway_cluster
 from bench.war_room import Serve, _ppid, create_database, loadavg
 from bot.api.tokens import TokenCodec
-from devtools.pg_cluster import PgCluster, find_pg_bin
+from devtools.pg_cluster import PgCluster
 from domain.api_tokens import Scope
 from playground.slack_api import SlackStandIn
 from storage.api_tokens import ApiTokenStore
@@ -338,19 +337,7 @@ async def storm(args: argparse.Namespace, cluster: PgCluster, log_dir: Path) -> 
 
 
 async def amain(args: argparse.Namespace) -> int:
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    pg_bin = find_pg_bin()
-    if pg_bin is None:
-        raise SystemExit("no initdb/pg_ctl found (apt-get install postgresql, or set PG_BIN)")
-    cluster = PgCluster(pg_bin)
-    try:
-        cluster.start()
-        with tempfile.TemporaryDirectory(prefix="bench-alerts-") as log_dir:
-            return await storm(args, cluster, Path(log_dir))
-    finally:
-        cluster.stop()
+    return await on_throwaway_cluster("bench-alerts-", lambda cluster, log_dir: storm(args, cluster, log_dir))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,6 @@ import re
 import signal
 import socket
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
@@ -57,11 +56,12 @@ import asyncpg
 
 from bench import list_history
 from bench.ack_load import process_cpu_s
+from bench.cluster import on_throwaway_cluster
 from bot.render.card import ACTIONS_BLOCK_ID, TRANSITION_ACTION_PREFIX
 from bot.render.incident_list import NEXT_PAGE_ACTION_ID
 from bot.render.wording import past_tense
 from bot.slack.errors import OUR_FAULT
-from devtools.pg_cluster import PgCluster, find_pg_bin
+from devtools.pg_cluster import PgCluster
 from domain import Status
 from playground.slack_api import SlackStandIn
 from playground.slack_sender import BotReply, SlackSender
@@ -751,19 +751,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def amain(args: argparse.Namespace) -> int:
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    pg_bin = find_pg_bin()
-    if pg_bin is None:
-        raise SystemExit("no initdb/pg_ctl found (apt-get install postgresql, or set PG_BIN)")
-    cluster = PgCluster(pg_bin)
-    try:
-        cluster.start()
-        with tempfile.TemporaryDirectory(prefix="bench-war-room-") as log_dir:
-            return await war_room(args, cluster, Path(log_dir))
-    finally:
-        cluster.stop()
+    return await on_throwaway_cluster(
+        "bench-war-room-", lambda cluster, log_dir: war_room(args, cluster, log_dir)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
