@@ -25,8 +25,12 @@ lint: venv
 typecheck: venv
 	.venv/bin/mypy
 
+# Two workers (pytest-xdist): the tests mostly wait on loopback HTTP, the relay and PostgreSQL, so two
+# processes fill a 2-core box; each worker starts its own throwaway PostgreSQL. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+
 test: lint typecheck
-	.venv/bin/pytest
+	.venv/bin/pytest -n $(TEST_WORKERS)
 
 test-fast: venv
 	.venv/bin/pytest -x -q -m "not e2e and not drill and not install"
