@@ -78,28 +78,25 @@ def conversations_invite(ws: SlackWorkspace, args: JSON) -> JSON:
     return {"channel": channel.to_dict()}
 
 
-def conversations_set_topic(ws: SlackWorkspace, args: JSON) -> JSON:
+def _set_text(ws: SlackWorkspace, args: JSON, name: str) -> JSON:
+    """conversations.setTopic / setPurpose: the same checks, the same answer, one field each."""
     channel = _member_channel(ws, args)
-    topic = args.get("topic")
-    if not isinstance(topic, str):
-        raise SlackError("invalid_arguments", "topic required")
-    if len(topic) > MAX_TOPIC:
+    value = args.get(name)
+    if not isinstance(value, str):
+        raise SlackError("invalid_arguments", f"{name} required")
+    if len(value) > MAX_TOPIC:
         raise SlackError("too_long")
-    channel.topic = topic
+    setattr(channel, name, value)
     ws.change_channel(channel)
     return {"channel": channel.to_dict()}
+
+
+def conversations_set_topic(ws: SlackWorkspace, args: JSON) -> JSON:
+    return _set_text(ws, args, "topic")
 
 
 def conversations_set_purpose(ws: SlackWorkspace, args: JSON) -> JSON:
-    channel = _member_channel(ws, args)
-    purpose = args.get("purpose")
-    if not isinstance(purpose, str):
-        raise SlackError("invalid_arguments", "purpose required")
-    if len(purpose) > MAX_TOPIC:
-        raise SlackError("too_long")
-    channel.purpose = purpose
-    ws.change_channel(channel)
-    return {"channel": channel.to_dict()}
+    return _set_text(ws, args, "purpose")
 
 
 def conversations_archive(ws: SlackWorkspace, args: JSON) -> JSON:

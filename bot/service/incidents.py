@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.service.refusals import authorized_incident, refuse
 from bot.service.unit_of_work import IncidentStore, UnitOfWork, UnitOfWorkFactory
 from domain import (
     EventKind,
@@ -16,14 +17,12 @@ from domain import (
     InvalidTransitionError,
     ListFilter,
     ListPosition,
-    NotAuthorizedError,
     Page,
     Severity,
     StaleVersionError,
     Status,
     TimelineEvent,
 )
-from domain.authorization import ensure_may_change
 from domain.incident_lifecycle import decide_transition
 from domain.validation import validate_description, validate_note, validate_title
 
@@ -172,8 +171,14 @@ class IncidentService:
         against the status the winner left (so the loser is told, as a stale card would be)."""
         checked_note = validate_note(note or "") or None
         async with self._uow_factory() as uow:
-            current = await self._authorized(
-                uow, team_id, incident_id, actor_id, EventKind.STATUS_CHANGED, target
+            current = await authorized_incident(
+                uow,
+                team_id,
+                incident_id,
+                actor_id,
+                EventKind.STATUS_CHANGED,
+                responders=self._responders,
+                target=target,
             )
             moved = await self._move(
                 uow, current, target, actor_id, checked_note, expected=expected, verb=verb
@@ -204,7 +209,9 @@ class IncidentService:
             raise IncidentValidationError("Nothing to change: send status, severity, commander_id or note.")
         kind = EventKind.STATUS_CHANGED if changes.status is not None else EventKind.SEVERITY_CHANGED
         async with self._uow_factory() as uow:
-            current = await self._authorized(uow, team_id, incident_id, actor_id, kind, changes.status)
+            current = await authorized_incident(
+                uow, team_id, incident_id, actor_id, kind, responders=self._responders, target=changes.status
+            )
             if expected_version is not None:
                 locked = await uow.incidents.lock_version(current, expected_version)
                 if locked is None:
@@ -275,7 +282,7 @@ class IncidentService:
             try:
                 decide_transition(current.status, target, expected=expected, verb=verb)
             except InvalidTransitionError as refusal:
-                await self._refuse(uow, current, actor_id, EventKind.STATUS_CHANGED, refusal, target)
+                await refuse(uow, current, actor_id, EventKind.STATUS_CHANGED, refusal, target)
                 raise
             moved = await uow.incidents.move_status(current, target, actor_id=actor_id, note=note)
             if moved is not None:
@@ -294,47 +301,10 @@ class IncidentService:
     ) -> Incident:
         """Authorize, apply one change in its own unit of work, commit, then wake the relay."""
         async with self._uow_factory() as uow:
-            current = await self._authorized(uow, team_id, incident_id, actor_id, kind)
+            current = await authorized_incident(
+                uow, team_id, incident_id, actor_id, kind, responders=self._responders
+            )
             incident = await apply(uow.incidents, current)
             await uow.commit()
         self._on_commit()
         return incident
-
-    async def _authorized(
-        self,
-        uow: UnitOfWork,
-        team_id: str,
-        incident_id: int,
-        actor_id: str,
-        kind: EventKind,
-        target: Status | None = None,
-    ) -> Incident:
-        """The incident, once the actor may change it; a refusal is kept in the timeline, then raised."""
-        current = await uow.incidents.get(team_id, incident_id)
-        try:
-            ensure_may_change(actor_id, self._responders)
-        except NotAuthorizedError as refusal:
-            await self._refuse(uow, current, actor_id, kind, refusal, target, reason="not_a_responder")
-            raise
-        return current
-
-    async def _refuse(
-        self,
-        uow: UnitOfWork,
-        current: Incident,
-        actor_id: str,
-        kind: EventKind,
-        refusal: Exception,
-        target: Status | None,
-        *,
-        reason: str | None = None,
-    ) -> None:
-        await uow.incidents.record_refusal(
-            current,
-            actor_id=actor_id,
-            kind=kind,
-            detail=str(refusal),
-            reason=reason or type(refusal).__name__,
-            target=target,
-        )
-        await uow.commit()

@@ -8,8 +8,9 @@ from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Protocol
 
-from bot.service.unit_of_work import IncidentReader, IncidentStore, Transaction
-from domain import ACTIVE_STATUSES, EventKind, Incident, NotAuthorizedError
+from bot.service.refusals import authorized_incident
+from bot.service.unit_of_work import IncidentReader, IncidentTransaction
+from domain import ACTIVE_STATUSES, EventKind, Incident
 from domain.authorization import ensure_may_change
 from domain.reminders import RemindersStoppedError
 
@@ -18,10 +19,7 @@ class ReminderScheduleLike(Protocol):
     async def snooze(self, incident: Incident, *, actor_id: str) -> timedelta | None: ...
 
 
-class ReminderUnitOfWork(Transaction, Protocol):
-    @property
-    def incidents(self) -> IncidentStore: ...
-
+class ReminderUnitOfWork(IncidentTransaction, Protocol):
     @property
     def reminders(self) -> ReminderScheduleLike: ...
 
@@ -57,19 +55,9 @@ class ReminderService:
         """Move the next reminder one cadence from now; a refusal (not a responder) is kept in the
         timeline like any refused change."""
         async with self._uow_factory() as uow:
-            current = await uow.incidents.get(team_id, incident_id)
-            try:
-                ensure_may_change(actor_id, self._responders)
-            except NotAuthorizedError as refusal:
-                await uow.incidents.record_refusal(
-                    current,
-                    actor_id=actor_id,
-                    kind=EventKind.REMINDER_SNOOZED,
-                    detail=str(refusal),
-                    reason="not_a_responder",
-                )
-                await uow.commit()
-                raise
+            current = await authorized_incident(
+                uow, team_id, incident_id, actor_id, EventKind.REMINDER_SNOOZED, responders=self._responders
+            )
             after = await uow.reminders.snooze(current, actor_id=actor_id)
             if after is None:
                 raise RemindersStoppedError(current, doing="snooze")

@@ -104,10 +104,12 @@ class Transaction(Protocol):
     async def commit(self) -> None: ...
 
 
-class UnitOfWork(Transaction, Protocol):
+class IncidentTransaction(Transaction, Protocol):
     @property
     def incidents(self) -> IncidentStore: ...
 
+
+class UnitOfWork(IncidentTransaction, Protocol):
     @property
     def idempotency(self) -> IdempotencyStore: ...
 
