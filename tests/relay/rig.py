@@ -65,6 +65,10 @@ class Faults:
         until = time.monotonic() + for_s if for_s is not None else None
         self.plan.setdefault(method, []).append(Fault(error, times, until))
 
+    def lift(self, method: str) -> None:
+        """Stop raising for `method` (a fault held until the test has seen what it waits for)."""
+        self.plan.pop(method, None)
+
     def check(self, method: str) -> None:
         for fault in self.plan.get(method, []):
             if fault.fire():
