@@ -74,7 +74,7 @@ def signed_cases(now: int) -> list[tuple[str, str, str, bytes]]:
         ("hex timestamp", hex(now)),
         ("non-ASCII digits", ts.translate(ARABIC_DIGITS)),
         ("stale timestamp", str(now - 301)),
-        ("future timestamp", str(now + 301)),
+        ("future timestamp", str(now + 360)),  # outside the window however slow the run
         ("zero timestamp", "0"),
     ]:
         cases.append((what, bad_ts, digest(body, bad_ts), body))
