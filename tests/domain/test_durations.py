@@ -50,5 +50,7 @@ def test_never_more_than_the_duration_nor_a_unit_less(seconds: float) -> None:
     assert 1 <= len(pairs) <= 2
     total = sum(int(n) * units[u] for n, u in pairs)
     # "2 h 5 min" is exact to the minute; "2 h" alone too (its 0 min was dropped), "3 d" to the hour.
-    precision = units[pairs[-1][1]] if len(pairs) == 2 else {"s": 1, "min": 60, "h": 60, "d": 3600}[pairs[0][1]]
+    precision = (
+        units[pairs[-1][1]] if len(pairs) == 2 else {"s": 1, "min": 60, "h": 60, "d": 3600}[pairs[0][1]]
+    )
     assert total <= seconds < total + precision
