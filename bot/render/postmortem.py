@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.render.escaping import as_utc
-from bot.render.markdown import escape_markdown_line, escape_markdown_lines
+from bot.render.markdown import escape_markdown_line, escape_markdown_lines, escape_markdown_paragraphs
 from bot.render.wording import event_summary
 from domain.durations import humanize
 from domain.model import Incident, TimelineEvent
@@ -67,9 +67,9 @@ def render_postmortem(
         f"- **Severity:** {incident.severity.value.upper()}",
         f"- **Status:** {incident.status.value}",
     ]
-    description = escape_markdown_lines(incident.description)
-    if description:
-        lines += ["", "## Description", "", *description]
+    paragraphs = escape_markdown_paragraphs(incident.description)
+    if paragraphs:
+        lines += ["", "## Description", "", "\n\n".join(paragraphs)]
     lines += ["", "## People", "", *_people(incident, events)]
     lines += [
         "",
