@@ -37,6 +37,7 @@ from bot.settings import Settings
 from bot.slack.cursors import CursorCodec
 from bot.slack.listeners import register_listeners
 from bot.slack.request_guard import MAX_BODY_BYTES
+from bot.slack.timeline_cursors import TimelineCursorCodec
 from domain.clock import utcnow
 from storage.api_tokens import ApiTokenStore
 from storage.clock_offset import ClockOffset
@@ -168,6 +169,7 @@ def build_application(
         settings=settings,
         service=service,
         cursors=CursorCodec(settings.cursor_secret),
+        timeline_cursors=TimelineCursorCodec(settings.cursor_secret),
         tasks=tasks,
         clock=clock,
         reminders=ReminderService(uow_factory, responders=settings.responders, on_commit=on_commit),

@@ -1,5 +1,5 @@
 """Key material derived from the Slack signing secret: one HKDF (RFC 5869) and one label per use, so a
-key for one token type never verifies another (list cursors, API tokens, API cursors)."""
+key for one token type never verifies another (list and timeline cursors, API tokens, API cursors)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import hmac
 
 HKDF_SALT = b"incident-tracker/hkdf-salt/v1"
 LIST_CURSOR_LABEL = b"incident-tracker/list-cursor/v1"
+TIMELINE_CURSOR_LABEL = b"incident-tracker/timeline-cursor/v1"
 API_TOKEN_LABEL = b"incident-tracker/api-token/v1"
 API_CURSOR_LABEL = b"incident-tracker/api-cursor/v1"
 MIN_SECRET_BYTES = 32

@@ -17,6 +17,7 @@ from bot.service.incidents import IncidentService
 from bot.service.reminders import ReminderService
 from bot.settings import Settings
 from bot.slack.cursors import CursorCodec
+from bot.slack.timeline_cursors import TimelineCursorCodec
 from storage.clock_offset import ClockOffset
 from storage.unit_of_work import UnitOfWorkFactory
 
@@ -38,6 +39,7 @@ class ListenerDeps:
     settings: Settings
     service: IncidentService
     cursors: CursorCodec
+    timeline_cursors: TimelineCursorCodec
     tasks: BackgroundTasks
     clock: Callable[[], datetime]
     reminders: ReminderService | None = None

@@ -20,6 +20,7 @@ from bot.api.openapi import openapi_document
 from bot.api.problems import Problem, invalid_request
 from bot.api.schema import FieldError, Schema
 from bot.api.serialize import etag, event_json, incident_json
+from bot.render.postmortem import render_postmortem
 from bot.service.incidents import IdempotencyKey, IncidentUpdate
 from bot.slack.request_guard import MAX_BODY_BYTES
 from domain import ListFilter, Severity, Status
@@ -172,6 +173,15 @@ async def incident_events(request: web.Request) -> web.Response:
     )
     next_cursor = ctx.cursors.encode_events(principal.team_id, incident_id, events[-1].id) if more else None
     return _json({"items": [event_json(e) for e in events], "next_cursor": next_cursor})
+
+
+async def incident_postmortem(request: web.Request) -> web.Response:
+    """The postmortem draft (SPEC §14) as Markdown: the same text the card's button shows in Slack."""
+    ctx = request.app[API]
+    principal = await authenticate(request, ctx, Scope.INCIDENTS_READ)
+    incident, events, more = await ctx.service.whole_timeline(principal.team_id, _incident_id(request))
+    markdown = render_postmortem(incident, events, more_events=more)
+    return web.Response(text=markdown, content_type="text/markdown", charset="utf-8")
 
 
 async def update_incident(request: web.Request) -> web.Response:

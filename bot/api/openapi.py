@@ -299,6 +299,22 @@ def _document() -> dict[str, Any]:
                     },
                 },
             },
+            "/api/v1/incidents/{incident_id}/postmortem.md": {
+                "parameters": [_ID_PARAMETER],
+                "get": {
+                    "operationId": "getPostmortemDraft",
+                    "summary": "A postmortem draft: title, severity, people, key times, durations, timeline",
+                    "security": _security(read),
+                    "responses": {
+                        "200": {
+                            "description": "The draft as Markdown (times in UTC; people by plain Slack id)",
+                            "content": {"text/markdown": {"schema": {"type": "string"}}},
+                        },
+                        **auth_errors,
+                        "404": _NOT_FOUND,
+                    },
+                },
+            },
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "openapi",

@@ -103,3 +103,4 @@ def add_api_routes(app: web.Application) -> None:
     router.add_patch(f"{BASE}/incidents/{{incident_id}}", handlers.update_incident)
     router.add_get(f"{BASE}/incidents/{{incident_id}}/events", handlers.incident_events)
     router.add_post(f"{BASE}/incidents/{{incident_id}}/notes", handlers.add_note)
+    router.add_get(f"{BASE}/incidents/{{incident_id}}/postmortem.md", handlers.incident_postmortem)

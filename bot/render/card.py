@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.render.escaping import date_token, escape_mrkdwn, escape_truncated, mention, mrkdwn, plain_text
-from bot.render.wording import button_label, past_tense
+from bot.render.wording import button_label, event_summary
 from domain.incident_lifecycle import ordered_targets
 from domain.model import EventKind, Incident, Status, TimelineEvent
 from domain.validation import ID_MAX
@@ -21,6 +21,9 @@ TIMELINE_LIMIT = 5
 
 ACTIONS_BLOCK_ID = "incident.actions"
 TRANSITION_ACTION_PREFIX = "incident.transition."
+POSTMORTEM_ACTION_ID = "incident.postmortem"
+# Cards that get a Postmortem draft button (SPEC §14): the incident is over, so a draft makes sense.
+POSTMORTEM_STATUSES = frozenset({Status.RESOLVED, Status.CLOSED})
 
 _BUTTON_VALUE_RE = re.compile(r"([0-9]{1,19}):([a-z]{1,20}):([0-9]{1,19})")
 
@@ -76,31 +79,14 @@ def _facts(incident: Incident) -> dict[str, Any]:
     return {"type": "section", "block_id": "incident.facts", "fields": fields}
 
 
-def describe_event(event: TimelineEvent) -> str:
+def describe_event(event: TimelineEvent, *, detail_max: int = TIMELINE_DETAIL_MAX) -> str:
     """One timeline entry as safe mrkdwn: who did what, and when; refused attempts say so."""
-    what = _event_summary(event)
-    detail = f": {escape_truncated(event.detail, TIMELINE_DETAIL_MAX)}" if event.detail else ""
-    return f"{date_token(event.created_at)} · {mention(event.actor_id)} {what}{detail}"
-
-
-def _event_summary(event: TimelineEvent) -> str:
-    if event.kind is EventKind.STATUS_CHANGED and event.to_status is not None:
-        if not event.accepted:
-            source = event.from_status.value if event.from_status else "?"
-            return f"tried to move {source} → {event.to_status.value} (refused)"
-        if event.from_status is not None:
-            return past_tense(event.from_status, event.to_status)
-        return f"moved it to {event.to_status.value}"
-    summary = {
-        EventKind.DECLARED: "declared it",
-        EventKind.STATUS_CHANGED: "changed the status",
-        EventKind.SEVERITY_CHANGED: "changed the severity",
-        EventKind.COMMANDER_ASSIGNED: "assigned the commander",
-        EventKind.NOTE_ADDED: "noted",
-        EventKind.REMINDER_SENT: "posted an update reminder",
-        EventKind.REMINDER_SNOOZED: "snoozed the update reminder",
-    }[event.kind]
-    return summary if event.accepted else f"{summary} (refused)"
+    detail = ""
+    if event.detail and event.kind is EventKind.COMMANDER_ASSIGNED:
+        detail = f": {mention(event.detail)}"  # a well-formed id shown as a name, anything else escaped
+    elif event.detail:
+        detail = f": {escape_truncated(event.detail, detail_max)}"
+    return f"{date_token(event.created_at)} · {mention(event.actor_id)} {event_summary(event)}{detail}"
 
 
 def _timeline(events: Sequence[TimelineEvent], limit: int) -> list[dict[str, Any]]:
@@ -130,11 +116,21 @@ def _button(incident: Incident, target: Status) -> dict[str, Any]:
     return button
 
 
+def _postmortem_button(incident: Incident) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": POSTMORTEM_ACTION_ID,
+        "text": plain_text("Postmortem draft", BUTTON_TEXT_MAX),
+        "value": str(incident.id),
+    }
+
+
 def _actions(incident: Incident) -> list[dict[str, Any]]:
-    targets = ordered_targets(incident.status)
-    if not targets:
+    elements = [_button(incident, target) for target in ordered_targets(incident.status)]
+    if incident.status in POSTMORTEM_STATUSES:
+        elements.append(_postmortem_button(incident))
+    if not elements:
         return []
-    elements = [_button(incident, target) for target in targets]
     return [{"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements}]
 
 

@@ -1,10 +1,11 @@
-"""How moves are named to people: button labels and past tenses (wording, so not the domain's)."""
+"""How moves are named to people: button labels, past tenses and timeline entries (wording, so not the
+domain's). Our own words only: no user text passes through here, so callers escape nothing of it."""
 
 from __future__ import annotations
 
 from types import MappingProxyType
 
-from domain import VERB_TARGETS, Status
+from domain import VERB_TARGETS, EventKind, Status, TimelineEvent
 
 _PAST: MappingProxyType[Status, str] = MappingProxyType(
     {
@@ -13,6 +14,17 @@ _PAST: MappingProxyType[Status, str] = MappingProxyType(
         Status.RESOLVED: "resolved",
         Status.CLOSED: "closed",
         Status.OPEN: "opened",
+    }
+)
+_EVENT_SUMMARIES: MappingProxyType[EventKind, str] = MappingProxyType(
+    {
+        EventKind.DECLARED: "declared it",
+        EventKind.STATUS_CHANGED: "changed the status",
+        EventKind.SEVERITY_CHANGED: "changed the severity",
+        EventKind.COMMANDER_ASSIGNED: "assigned the commander",
+        EventKind.NOTE_ADDED: "noted",
+        EventKind.REMINDER_SENT: "posted an update reminder",
+        EventKind.REMINDER_SNOOZED: "snoozed the update reminder",
     }
 )
 _LABELS: MappingProxyType[Status, str] = MappingProxyType(
@@ -43,3 +55,16 @@ def verb_past_tense(verb: str) -> str:
 
 def button_label(current: Status, target: Status) -> str:
     return "Reopen" if _is_reopen(current, target) else _LABELS[target]
+
+
+def event_summary(event: TimelineEvent) -> str:
+    """What a timeline entry did, after its actor: `acknowledged`, `noted`, `tried to move … (refused)`."""
+    if event.kind is EventKind.STATUS_CHANGED and event.to_status is not None:
+        if not event.accepted:
+            source = event.from_status.value if event.from_status else "?"
+            return f"tried to move {source} → {event.to_status.value} (refused)"
+        if event.from_status is not None:
+            return past_tense(event.from_status, event.to_status)
+        return f"moved it to {event.to_status.value}"
+    summary = _EVENT_SUMMARIES[event.kind]
+    return summary if event.accepted else f"{summary} (refused)"

@@ -30,6 +30,8 @@ from domain.validation import validate_description, validate_note, validate_titl
 MAX_GUARD_ATTEMPTS = 5
 # How long an Idempotency-Key stands for the declare it was first sent with (SPEC §10).
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+# The events a postmortem draft shows at most; an alert storm's notes beyond them stay in the API.
+POSTMORTEM_EVENTS_MAX = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,32 @@ class IncidentService:
             await incidents.get(team_id, incident_id)
             events = await incidents.events_after(team_id, incident_id, after_id=after_id, limit=limit + 1)
         return events[:limit], len(events) > limit
+
+    async def timeline_page(
+        self, team_id: str, incident_id: int, *, after_id: int, limit: int
+    ) -> tuple[Incident, list[TimelineEvent], bool]:
+        """The incident and its timeline from after `after_id` (oldest first); True when more follow."""
+        async with self._uow_factory.reader() as incidents:
+            incident = await incidents.get(team_id, incident_id)
+            events = await incidents.events_after(team_id, incident_id, after_id=after_id, limit=limit + 1)
+        return incident, events[:limit], len(events) > limit
+
+    async def whole_timeline(
+        self, team_id: str, incident_id: int, *, max_events: int = POSTMORTEM_EVENTS_MAX, batch: int = 500
+    ) -> tuple[Incident, list[TimelineEvent], bool]:
+        """The incident and up to `max_events` of its events, oldest first, read in pages on one
+        connection (the postmortem draft); True when more events exist than were read."""
+        async with self._uow_factory.reader() as incidents:
+            incident = await incidents.get(team_id, incident_id)
+            events: list[TimelineEvent] = []
+            while len(events) <= max_events:
+                after_id = events[-1].id if events else 0
+                wanted = min(batch, max_events + 1 - len(events))
+                page = await incidents.events_after(team_id, incident_id, after_id=after_id, limit=wanted)
+                events += page
+                if len(page) < wanted:
+                    break
+        return incident, events[:max_events], len(events) > max_events
 
     async def list_page(
         self,

@@ -31,7 +31,7 @@ class BadButtonError(IncidentValidationError):
         super().__init__("This button is not valid any more; run `/incident show <id>` for a fresh card.")
 
 
-def _where(body: dict[str, Any]) -> tuple[str, str | None]:
+def where_clicked(body: dict[str, Any]) -> tuple[str, str | None]:
     """The channel and message ts of the clicked message (payload shapes checked: it is network input)."""
     container = body.get("container")
     container = container if isinstance(container, dict) else {}
@@ -62,7 +62,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             raise BadButtonError() from None
         structlog.contextvars.bind_contextvars(incident_id=incident_id)
         team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
-        channel_id, message_ts = _where(body)
+        channel_id, message_ts = where_clicked(body)
 
         async def apply() -> None:
             try:
@@ -94,7 +94,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
     ) -> None:
         await ack()
         team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
-        channel_id, _ = _where(body)
+        channel_id, _ = where_clicked(body)
         state = deps.cursors.decode(
             action.get("value"), team_id=team_id, channel_id=channel_id, user_id=user_id
         )

@@ -84,8 +84,22 @@ class AddNote:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    incident_id: int
+
+
 Command = (
-    Help | Declare | OpenDeclareModal | ListIncidents | Show | Transition | ChangeSeverity | Assign | AddNote
+    Help
+    | Declare
+    | OpenDeclareModal
+    | ListIncidents
+    | Show
+    | Transition
+    | ChangeSeverity
+    | Assign
+    | AddNote
+    | Timeline
 )
 
 
@@ -125,11 +139,11 @@ def parse_command(text: str, *, channel_incident: int | None = None) -> Command:
         return _parse_declare(rest)
     if verb == "list":
         return _parse_list(rest)
-    if verb == "show":
-        incident_id, more = _take_id(rest, "show", channel_incident)
+    if verb in ("show", "timeline"):
+        incident_id, more = _take_id(rest, verb, channel_incident)
         if more.strip():
-            raise CommandUsageError("`show` takes only an id.", USAGE["show"])
-        return Show(incident_id)
+            raise CommandUsageError(f"`{verb}` takes only an id.", USAGE[verb])
+        return Show(incident_id) if verb == "show" else Timeline(incident_id)
     if verb in VERB_TARGETS:
         incident_id, more = _take_id(rest, "status", channel_incident)
         try:

@@ -25,11 +25,13 @@ from bot.slack.command_parser import (
     ListIncidents,
     OpenDeclareModal,
     Show,
+    Timeline,
     Transition,
     parse_command,
 )
 from bot.slack.list_pages import list_page_message
 from bot.slack.replies import notice
+from bot.slack.timeline_pages import timeline_page_message
 from domain import DEFAULT_SEVERITY, Incident, Severity
 
 log = structlog.get_logger(__name__)
@@ -90,6 +92,13 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
                 structlog.contextvars.bind_contextvars(incident_id=incident_id)
                 incident, timeline = await service.show(team_id, incident_id)
                 await ack(text=card_text(incident), blocks=render_card(incident, timeline=timeline))
+            case Timeline(incident_id=incident_id):
+                structlog.contextvars.bind_contextvars(incident_id=incident_id)
+                await ack(
+                    await timeline_page_message(
+                        deps, team_id=team_id, channel_id=channel_id, user_id=user_id, incident_id=incident_id
+                    )
+                )
             case Transition(incident_id=incident_id, target=target, note=note, verb=verb):
                 structlog.contextvars.bind_contextvars(incident_id=incident_id)
                 incident = await service.transition(

@@ -5,7 +5,16 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import ListenerDeps
-from bot.slack import actions, commands, errors, id_guard, log_context, reminder_actions, views
+from bot.slack import (
+    actions,
+    commands,
+    errors,
+    id_guard,
+    log_context,
+    reminder_actions,
+    timeline_actions,
+    views,
+)
 
 
 def register_listeners(app: AsyncApp, deps: ListenerDeps) -> None:
@@ -16,3 +25,4 @@ def register_listeners(app: AsyncApp, deps: ListenerDeps) -> None:
     actions.register(app, deps)
     views.register(app, deps)
     reminder_actions.register(app, deps)
+    timeline_actions.register(app, deps)

@@ -132,23 +132,28 @@ def test_card_buttons_are_exactly_the_allowed_moves(status: Status) -> None:
     incident = make_incident(status=status, version=7)
     blocks = render_card(incident)
     assert_valid_blocks(blocks)
-    actions = actions_of(blocks)
-    if status is Status.CLOSED:
-        assert actions == []
-        return
-    (block,) = actions
+    (block,) = actions_of(blocks)
     assert block["block_id"] == "incident.actions"
     ids = [element["action_id"] for element in block["elements"]]
-    assert ids == [transition_action_id(target) for target in ordered_targets(status)]
-    assert {i.removeprefix("incident.transition.") for i in ids} == {t.value for t in allowed_targets(status)}
-    for element in block["elements"]:
+    # Resolved and closed cards (only those) end with the Postmortem draft button (SPEC §14).
+    over = status in (Status.RESOLVED, Status.CLOSED)
+    postmortem = ["incident.postmortem"] if over else []
+    assert ids == [transition_action_id(target) for target in ordered_targets(status)] + postmortem
+    moves = [i for i in ids if i.startswith("incident.transition.")]
+    assert {i.removeprefix("incident.transition.") for i in moves} == {
+        t.value for t in allowed_targets(status)
+    }
+    if over:
+        draft = block["elements"][-1]
+        assert (draft["text"]["text"], draft["value"]) == ("Postmortem draft", "42")
+    for element in block["elements"][: len(moves)]:
         assert len(element["value"]) <= 2000
         assert parse_button_value(element["value"]) == (42, status, 7)
 
 
 def test_resolved_card_offers_reopen_and_a_confirmed_close() -> None:
     (block,) = actions_of(render_card(make_incident(status=Status.RESOLVED)))
-    reopen, close = block["elements"]
+    reopen, close, _draft = block["elements"]
     assert (reopen["text"]["text"], reopen["action_id"]) == ("Reopen", "incident.transition.acknowledged")
     assert close["style"] == "danger"
     assert close["confirm"]["style"] == "danger"

@@ -11,6 +11,7 @@ from bot.slack.command_parser import (
     ChangeSeverity,
     CommandUsageError,
     Show,
+    Timeline,
     Transition,
     parse_command,
 )
@@ -34,6 +35,8 @@ HERE = 7
         ("assign 3 <@U0BOB>", Assign(3, "U0BOB")),
         ("note failover started", AddNote(HERE, "failover started")),
         ("note 3 failover", AddNote(3, "failover")),
+        ("timeline", Timeline(HERE)),
+        ("timeline INC-3", Timeline(3)),
     ],
 )
 def test_the_channels_incident_when_the_id_is_left_out(text: str, expected: object) -> None:

@@ -18,6 +18,7 @@ from bot.slack.command_parser import (
     ListIncidents,
     OpenDeclareModal,
     Show,
+    Timeline,
     Transition,
     parse_command,
     slack_unescape,
@@ -68,6 +69,8 @@ from domain import ListFilter, Severity, Status
         ("assign 7 <@U" + "A" * 31 + "|long>", Assign(7, "U" + "A" * 31)),
         ("note 7 checked the logs", AddNote(7, "checked the logs")),
         ("note 7 a &lt;b&gt; c", AddNote(7, "a <b> c")),
+        ("timeline 7", Timeline(7)),
+        ("TIMELINE inc-7", Timeline(7)),
     ],
 )
 def test_parses(text: str, expected: Command) -> None:
@@ -110,6 +113,8 @@ def test_parses(text: str, expected: Command) -> None:
         ("note", "The id is missing", "note"),
         ("note 1", "The note is empty", "note"),
         ("note 1  \t ", "The note is empty", "note"),
+        ("timeline", "The id is missing", "timeline"),
+        ("timeline 7 8", "`timeline` takes only an id", "timeline"),
     ],
 )
 def test_refusals_name_the_problem_and_the_usage(text: str, message: str, usage: str) -> None:

@@ -1,0 +1,78 @@
+"""Timeline buttons: Next page of `/incident timeline`, and Postmortem draft on resolved/closed cards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot.render.card import POSTMORTEM_ACTION_ID
+from bot.render.postmortem import render_postmortem
+from bot.render.postmortem_reply import postmortem_messages
+from bot.render.timeline import TIMELINE_NEXT_ACTION_ID
+from bot.runtime import ListenerDeps
+from bot.slack.actions import BadButtonError, after_ack, where_clicked
+from bot.slack.timeline_pages import timeline_page_message
+from domain.validation import ID_MAX
+
+_ID_DIGITS_MAX = 19
+
+
+def _incident_id(value: object) -> int:
+    if isinstance(value, str) and 0 < len(value) <= _ID_DIGITS_MAX and value.isascii() and value.isdigit():
+        incident_id = int(value)
+        if 1 <= incident_id <= ID_MAX:
+            return incident_id
+    raise BadButtonError()
+
+
+def register(app: AsyncApp, deps: ListenerDeps) -> None:
+    @app.action(TIMELINE_NEXT_ACTION_ID)
+    async def on_timeline_next(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: AsyncRespond,
+    ) -> None:
+        await ack()
+        team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
+        channel_id, _ = where_clicked(body)
+        cursor = deps.timeline_cursors.decode(
+            action.get("value"), team_id=team_id, channel_id=channel_id, user_id=user_id
+        )
+        structlog.contextvars.bind_contextvars(incident_id=cursor.incident_id)
+
+        async def next_page() -> None:
+            message = await timeline_page_message(
+                deps,
+                team_id=team_id,
+                channel_id=channel_id,
+                user_id=user_id,
+                incident_id=cursor.incident_id,
+                after_id=cursor.after_id,
+                shown=cursor.shown,
+            )
+            await respond(**message, replace_original=True)
+
+        after_ack(deps, respond, next_page, name="timeline.next_page")
+
+    @app.action(POSTMORTEM_ACTION_ID)
+    async def on_postmortem(
+        ack: AsyncAck, action: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        incident_id = _incident_id(action.get("value"))
+        structlog.contextvars.bind_contextvars(incident_id=incident_id)
+        team_id = str(context.team_id or "")
+
+        async def draft() -> None:
+            incident, events, more = await deps.service.whole_timeline(team_id, incident_id)
+            markdown = render_postmortem(incident, events, more_events=more)
+            for message in postmortem_messages(incident, markdown):
+                await respond(**message, replace_original=False)
+
+        after_ack(deps, respond, draft, name="postmortem")
