@@ -82,6 +82,7 @@ class SocketModeServer:
         self._transports: dict[web.WebSocketResponse, asyncio.Transport] = {}
         self._envelopes: dict[str, _Envelope] = {}
         self._lose_acks = 0
+        self.down = False  # while set, the WebSocket handshake is refused (Slack unreachable)
         self._changed = asyncio.Condition()
         self._senders: set[asyncio.Task[None]] = set()
 
@@ -178,9 +179,11 @@ class SocketModeServer:
 
     async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
         ticket = request.match_info["ticket"]
+        if self.down:
+            return web.json_response({"ok": False, "error": "service_unavailable"}, status=503)
         if ticket not in self._tickets:
             return web.json_response({"ok": False, "error": "invalid_ticket"}, status=401)
-        self._tickets.discard(ticket)
+        self._tickets.discard(ticket)  # one connection per URL
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         if request.transport is not None:

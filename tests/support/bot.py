@@ -29,9 +29,10 @@ TEAM = "T0PLAYGRND"
 GENERAL = "C0GENERAL"
 INCIDENTS = "C0INCIDENTS"
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
-APP_TOKEN = "xapp-1-A0INCAPP-1-test"  # noqa: S105 -- the stand-in's fake app token
-# Short, so reconnects and re-sends happen in test time (Slack: 3 s ack timeout; bolt: 10 s pings).
-SOCKET_ACK_TIMEOUT_S = 0.5
+APP_TOKEN = "xapp-1-A0INCAPP-1-test"  # the stand-in's fake app token
+# Slack re-sends an envelope unacked for 3 s; tests that want a re-send shorten it on `bot.socket`.
+SOCKET_ACK_TIMEOUT_S = 3.0
+# Short, so reconnects happen in test time (bolt pings every 10 s).
 TEST_SOCKET_CONFIG = SocketModeConfig(
     ping_interval_s=0.5, stalled_after_s=3.0, restarts=Restarts(base_s=0.05, cap_s=0.5, healthy_after_s=5.0)
 )
@@ -101,10 +102,18 @@ def settings_tweak() -> SettingsTweak:
 
 
 @pytest.fixture
+def socket_config() -> SocketModeConfig:
+    return TEST_SOCKET_CONFIG
+
+
+@pytest.fixture
 async def bot(
-    bot_settings: Settings, stand_in: SlackStandIn, settings_tweak: SettingsTweak
+    bot_settings: Settings,
+    stand_in: SlackStandIn,
+    settings_tweak: SettingsTweak,
+    socket_config: SocketModeConfig,
 ) -> AsyncIterator[BotHarness]:
-    app = build_application(settings_tweak(bot_settings), socket_config=TEST_SOCKET_CONFIG)
+    app = build_application(settings_tweak(bot_settings), socket_config=socket_config)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
