@@ -15,7 +15,7 @@ from typing import Any
 
 Answer = dict[str, Any] | None
 
-REMEMBERED = 4096  # deliveries kept; Slack re-sends within minutes, and a busy bot sees far fewer
+REMEMBERED = 4096  # keys kept (two a delivery); Slack re-sends within seconds to minutes
 
 
 def request_keys(envelope_id: str, payload: Mapping[str, Any]) -> list[str]:
