@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.http_routes import raised_in_our_code
 from bot.relay.supervisor import Restarts, Supervisor
+from bot.settings import Settings
 from bot.slack.envelopes import Answer, EnvelopeLedger, request_keys
 from bot.slack.errors import OUR_FAULT
 
@@ -52,6 +53,31 @@ class SocketModeConfig:
     ping_interval_s: float = 10.0
     stalled_after_s: float = 60.0
     restarts: Restarts = field(default_factory=lambda: Restarts(base_s=1.0, cap_s=30.0, healthy_after_s=60.0))
+
+
+async def open_socket_url(web_client: AsyncWebClient, app_token: str) -> str:
+    """apps.connections.open with the app token: a WebSocket URL, or `SocketModeRefused` saying why."""
+    try:
+        response = await web_client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        raise SocketModeRefused(
+            f"Slack refused SLACK_APP_TOKEN: {error or exc.response.status_code}"
+        ) from None
+    url = response.get("url")
+    if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
+        raise SocketModeRefused("apps.connections.open answered without a WebSocket URL")
+    return url
+
+
+async def check_app_token(settings: Settings) -> None:
+    """`serve --workers N`: the app token checked once before any worker starts."""
+    assert settings.app_token is not None
+    client = AsyncWebClient(base_url=settings.slack_api_url, timeout=10)
+    try:
+        await open_socket_url(client, settings.app_token)
+    except (aiohttp.ClientError, TimeoutError) as exc:  # Slack unreachable: the workers keep trying
+        log.warning("socket_mode.unreachable", error=f"{type(exc).__name__}: {exc}")
 
 
 async def dispatch_envelope(app: AsyncApp, req: SocketModeRequest) -> Answer:

@@ -13,7 +13,7 @@ import pytest
 from playground.slack_api import SlackStandIn
 from playground.slack_sender import SlackSender
 from playground.slack_socket import SocketModeServer
-from tests.support.serve_process import CLI, ServeProcess
+from tests.support.serve_process import CLI, ServeProcess, free_port
 
 APP_TOKEN = "xapp-1-A0INCAPP-1-serve"  # the stand-in's fake app token
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])  # the process, not the database, is tested
@@ -40,15 +40,18 @@ def socket_env(slack: SocketModeServer, database_url: str, app_token: str) -> di
     }
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 async def test_a_refused_app_token_stops_start_up_in_one_line(
-    slack: SocketModeServer, database_url: str
+    slack: SocketModeServer, database_url: str, workers: str
 ) -> None:
     wrong = "xapp-1-A0INCAPP-1-wrong"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     proc = await asyncio.create_subprocess_exec(
         CLI,
         "serve",
-        env={**env, **socket_env(slack, database_url, wrong), "PORT": "0"},
+        "--workers",
+        workers,
+        env={**env, **socket_env(slack, database_url, wrong), "PORT": str(free_port())},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
