@@ -76,9 +76,17 @@ class SlackSender:
             return BotReply(resp.status, await resp.text())
 
     async def slash_command(
-        self, text: str, *, user_id: str, channel_id: str, command: str = "/incident", apply: bool = True
+        self,
+        text: str,
+        *,
+        user_id: str,
+        channel_id: str,
+        command: str = "/incident",
+        apply: bool = True,
+        trigger_id: str | None = None,
     ) -> BotReply:
-        """Send `/incident <text>`; with `apply`, the ack body is shown as Slack would show it."""
+        """Send `/incident <text>`; with `apply`, the ack body is shown as Slack would show it.
+        `trigger_id`: the one of an earlier request (Slack sending the same request again)."""
         response_url = self.stand_in.new_response_url(channel_id, user_id)
         form = {
             "token": "deprecated-verification-token",
@@ -92,7 +100,7 @@ class SlackSender:
             "text": slack_escape(text),
             "api_app_id": self.api_app_id,
             "response_url": response_url,
-            "trigger_id": self.stand_in.issue_trigger_id(user_id),
+            "trigger_id": trigger_id or self.stand_in.issue_trigger_id(user_id),
         }
         if self.socket is not None:
             reply = _ack_reply(await self.socket.request("slash_commands", form))
@@ -143,14 +151,16 @@ class SlackSender:
         reply = await self._post_payload(payload)
         return BotReply(reply.status, reply.text, response_url)
 
-    async def submit_view(self, view: dict[str, Any], values: dict[str, Any], *, user_id: str) -> BotReply:
+    async def submit_view(
+        self, view: dict[str, Any], values: dict[str, Any], *, user_id: str, trigger_id: str | None = None
+    ) -> BotReply:
         """Submit a modal the bot opened, with `values` in `view.state.values` shape."""
         payload = {
             "type": "view_submission",
             "team": {"id": self.team_id, "domain": "playground"},
             "user": {"id": user_id, "username": user_id.lower(), "team_id": self.team_id},
             "api_app_id": self.api_app_id,
-            "trigger_id": self.stand_in.issue_trigger_id(user_id),
+            "trigger_id": trigger_id or self.stand_in.issue_trigger_id(user_id),
             "view": {**view, "state": {"values": values}, "team_id": self.team_id},
         }
         return await self._post_payload(payload)

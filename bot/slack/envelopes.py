@@ -9,9 +9,12 @@ answer is kept, so a re-send that arrives while the first is still running waits
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
+
+from bot.service.incidents import IdempotencyKey
 
 Answer = dict[str, Any] | None
 
@@ -61,3 +64,12 @@ class EnvelopeLedger:
             raise
         future.set_result(result)
         return result, False
+
+
+def declare_once_key(trigger_id: object, *request: str) -> IdempotencyKey | None:
+    """A declare's Idempotency-Key from Slack's `trigger_id` (one per interaction): a re-send that
+    reaches another process or replica (whose ledger never saw it) finds the incident the first made."""
+    if not isinstance(trigger_id, str) or not trigger_id:
+        return None
+    body_hash = hashlib.sha256("\x1f".join(request).encode()).hexdigest()
+    return IdempotencyKey(f"slack-trigger:{trigger_id}"[:255], body_hash)
