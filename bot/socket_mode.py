@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.http_routes import raised_in_our_code
 from bot.relay.supervisor import Restarts, Supervisor
 from bot.settings import Settings
-from bot.slack.envelopes import Answer, EnvelopeLedger, request_keys
+from bot.slack.envelopes import Answer, EnvelopeLedger, request_keys, shape_problem
 from bot.slack.errors import OUR_FAULT
 
 log = structlog.get_logger(__name__)
@@ -82,6 +82,9 @@ async def check_app_token(settings: Settings) -> None:
 
 async def dispatch_envelope(app: AsyncApp, req: SocketModeRequest) -> Answer:
     """bolt's answer to one envelope as the ack's payload; the same refusals as `/slack/events` gives."""
+    if (problem := shape_problem(req.type, req.payload)) is not None:
+        log.warning("slack.request.malformed", error=problem, envelope_type=req.type)
+        return None
     try:
         bolt_request = AsyncBoltRequest(mode="socket_mode", body=req.payload, headers=build_headers(req))
         bolt_response = await app.async_dispatch(bolt_request)

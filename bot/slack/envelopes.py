@@ -73,3 +73,24 @@ def declare_once_key(trigger_id: object, *request: str) -> IdempotencyKey | None
         return None
     body_hash = hashlib.sha256("\x1f".join(request).encode()).hexdigest()
     return IdempotencyKey(f"slack-trigger:{trigger_id}"[:255], body_hash)
+
+
+_COMMAND_FIELDS = ("command", "text", "team_id", "user_id", "channel_id", "trigger_id", "response_url")
+_OBJECT_FIELDS = ("team", "user", "view", "container", "channel", "event", "enterprise", "message", "state")
+
+
+def shape_problem(envelope_type: str, payload: Mapping[str, Any]) -> str | None:
+    """Why bolt could not route this payload (it raises on a wrong shape, then it looks like our bug);
+    None when its shape is Slack's. As `/slack/events` answers 400, Socket Mode acks it unanswered."""
+    if envelope_type == "slash_commands":
+        bad = [key for key in _COMMAND_FIELDS if key in payload and not isinstance(payload[key], str)]
+        return f"slash command fields that are not strings: {bad[:3]}" if bad else None
+    for key in _OBJECT_FIELDS:
+        if key in payload and payload[key] is not None and not isinstance(payload[key], dict):
+            return f"{key} is not an object"
+    if envelope_type == "events_api" and not isinstance(payload.get("event"), dict):
+        return "event is not an object"
+    actions = payload.get("actions")
+    if actions is not None and not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions)):
+        return "actions is not a list of objects"
+    return None

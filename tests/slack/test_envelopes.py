@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.slack.envelopes import Answer, EnvelopeLedger, request_keys
+from bot.slack.envelopes import Answer, EnvelopeLedger, request_keys, shape_problem
 
 
 def test_request_keys_name_the_envelope_and_the_interaction() -> None:
@@ -72,3 +72,22 @@ async def test_only_the_newest_deliveries_are_remembered() -> None:
         await ledger.answer([f"envelope:e{n}"], work)
     assert (await ledger.answer(["envelope:e0"], work))[1] is False
     assert (await ledger.answer(["envelope:e2"], work))[1] is True
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "problem"),
+    [
+        ("slash_commands", {"command": "/incident", "text": "list", "is_enterprise_install": False}, None),
+        ("slash_commands", {"command": "/incident", "text": 12}, "slash command fields that are not strings"),
+        ("interactive", {"type": "block_actions", "actions": [{"action_id": "a"}], "team": {}}, None),
+        ("interactive", {"type": "block_actions", "actions": "nope"}, "actions is not a list of objects"),
+        ("interactive", {"type": "view_submission", "view": "x"}, "view is not an object"),
+        ("events_api", {"event": None}, "event is not an object"),
+        ("events_api", {"event": {"type": "app_mention"}}, None),
+    ],
+)
+def test_shape_problem_names_what_bolt_could_not_route(
+    kind: str, payload: dict[str, object], problem: str | None
+) -> None:
+    found = shape_problem(kind, payload)
+    assert found == problem if problem is None else (found or "").startswith(problem)

@@ -192,3 +192,21 @@ class TestStalledConnection:
 
 async def _crashed(logs: list[dict[str, Any]]) -> bool:
     return any(e.get("event") == "task.crashed" for e in logs)
+
+
+async def test_malformed_envelopes_are_acked_and_change_nothing(bot: BotHarness) -> None:
+    junk: list[tuple[str, dict[str, Any]]] = [
+        ("interactive", {"type": "block_actions"}),
+        ("interactive", {"type": "block_actions", "actions": "nope", "team": 7, "user": None}),
+        ("interactive", {"type": "view_submission", "view": "x"}),
+        ("slash_commands", {}),
+        ("slash_commands", {"command": "/incident", "text": 12, "team_id": ["T"]}),
+        ("events_api", {"event": None}),
+    ]
+    with captured_logs():
+        for kind, payload in junk:
+            await bot.socket.request(kind, payload, timeout=5)
+    assert acks_per_envelope(bot) == [1] * len(junk)
+    assert await incident_count(bot) == 0
+    body = await bot.command("new sev3 Still answering")
+    assert "INC-1 declared" in body["text"]
