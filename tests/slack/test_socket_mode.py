@@ -44,6 +44,7 @@ def acks_per_envelope(bot: BotHarness) -> list[int]:
 
 
 async def test_a_declare_over_the_socket_is_acked_once_with_the_reply(bot: BotHarness) -> None:
+    bot.socket.ack_timeout = 30  # no re-send on a slow, loaded machine: this counts deliveries
     body = await bot.command("new sev2 Payments slow")
     assert "INC-1 declared" in body["text"]
     [(envelope_id, attempts)] = bot.socket.deliveries().items()
@@ -59,6 +60,8 @@ async def test_a_declare_over_the_socket_is_acked_once_with_the_reply(bot: BotHa
 
 
 async def test_refresh_requested_mid_traffic_loses_and_repeats_nothing(bot: BotHarness) -> None:
+    bot.socket.ack_timeout = 30  # no re-send on a slow, loaded machine: this counts acks
+
     async def declare(n: int) -> Any:
         return await bot.command(f"new sev3 Incident number {n}")
 
@@ -203,6 +206,7 @@ async def test_malformed_envelopes_are_acked_and_change_nothing(bot: BotHarness)
         ("slash_commands", {"command": "/incident", "text": 12, "team_id": ["T"]}),
         ("events_api", {"event": None}),
     ]
+    bot.socket.ack_timeout = 30
     with captured_logs():
         for kind, payload in junk:
             await bot.socket.request(kind, payload, timeout=5)
