@@ -154,18 +154,7 @@ class SocketModeConnection:
         self._task: asyncio.Task[None] | None = None
 
     async def open_url(self) -> str:
-        """apps.connections.open with the app token: a WebSocket URL, or `SocketModeRefused` saying why."""
-        try:
-            response = await self._web_client.apps_connections_open(app_token=self._app_token)
-        except SlackApiError as exc:
-            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
-            raise SocketModeRefused(
-                f"Slack refused SLACK_APP_TOKEN: {error or exc.response.status_code}"
-            ) from None
-        url = response.get("url")
-        if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
-            raise SocketModeRefused("apps.connections.open answered without a WebSocket URL")
-        return url
+        return await open_socket_url(self._web_client, self._app_token)
 
     async def start(self) -> None:
         """Check the app token now (a refusal stops start-up), then connect under supervision."""
