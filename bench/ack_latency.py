@@ -9,7 +9,8 @@ Web API. The bot and the two floors each run in their own process (`--serve bot|
 this one), so the load generator never shares their event loop. `bare` only acks; `raw` answers with
 one raw asyncpg query (the least work a reply that reads the database can do). Targets: bot p50 ≤ 2×
 raw p50 and bot throughput at c=32 ≥ 50% of raw (issue 9); bot max < 1 s; bot RSS ≤ 150 MB and flat over
-the soak. The ratios to `bare` are printed too (the earlier target, 3× and 50%).
+the soak. The ratios to `bare` are printed too (the earlier target, 3× and 50%). `socket` is the bot
+again, the same commands sent as Socket Mode envelopes (ack latency over the WebSocket), beside HTTP.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ import aiohttp
 from bench.ack_load import CellResult, SlashCommands, rss_mb, run_cell
 from bench.ack_seed import create_database, log_connections, migrate, seed
 from bench.ack_servers import serve
+from bench.ack_socket import ACK_TIMEOUT_S, run_socket_cell
 from devtools.pg_cluster import PgCluster, find_pg_bin
 from playground.slack_api import SlackStandIn
+from playground.slack_socket import DEFAULT_APP_TOKEN, SocketModeServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"  # noqa: S105 -- throwaway
-TARGETS = ("bare", "raw", "bot")
+TARGETS = ("bare", "raw", "bot", "socket")
 COMMANDS = ("list", "show")
 CONCURRENCY = (1, 32)
 MAX_LATENCY_MS, RSS_MAX_MB = 1000.0, 150.0
@@ -57,6 +60,7 @@ class Server:
     proc: asyncio.subprocess.Process
     output: deque[str] = field(default_factory=lambda: deque(maxlen=40))
     drain: asyncio.Task[None] | None = None
+    socket: SocketModeServer | None = None  # the `socket` target's requests go through it
 
     @property
     def url(self) -> str:
@@ -157,6 +161,8 @@ async def measure(args: argparse.Namespace, cluster: PgCluster, report: Report) 
     started = time.perf_counter()
     await migrate(url)
     stand_in = SlackStandIn()
+    socket_mode = SocketModeServer(stand_in, ack_timeout=ACK_TIMEOUT_S)
+    socket_mode.attach(stand_in.app)
     ids = await seed(url, team_id=stand_in.state.team_id, incidents=args.incidents)
     await log_connections(cluster.url())
     count_connects = ConnectCounter(cluster.root / "server.log")
@@ -180,17 +186,21 @@ async def measure(args: argparse.Namespace, cluster: PgCluster, report: Report) 
         servers: dict[str, Server] = {}
         try:
             for kind in TARGETS:
-                servers[kind] = await start_server(kind, env, args.profile if kind == "bot" else None)
+                kind_env = {**env, "SLACK_APP_TOKEN": DEFAULT_APP_TOKEN} if kind == "socket" else env
+                servers[kind] = await start_server(kind, kind_env, args.profile if kind == "bot" else None)
+            servers["socket"].socket = socket_mode
             timeout = aiohttp.ClientTimeout(total=30)
             async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=64), timeout=timeout
             ) as session:
                 for server in servers.values():
                     await server.wait_ready(session)
+                await socket_mode.wait_connected(timeout=60)
                 await _run_load(args, session, servers, commands, count_connects, report)
         finally:
             for server in servers.values():
                 await server.stop()
+            await socket_mode.close()
 
 
 async def _run_load(
@@ -208,6 +218,16 @@ async def _run_load(
         target: str, command: str, concurrency: int, requests: int, into: CellResult
     ) -> CellResult:
         server = servers[target]
+        if target == "socket":
+            socket = server_socket(servers)
+            return await run_socket_cell(
+                socket,
+                make=commands.by_name(command),
+                requests=requests,
+                concurrency=concurrency,
+                result=into,
+                server_pid=server.proc.pid,
+            )
         return await run_cell(
             session,
             url=server.url,
@@ -256,6 +276,12 @@ async def _run_load(
         _progress(f"soak {soaked:>6,}  RSS {report.rss[-1][2]:5.1f} MB", chunk)
 
 
+def server_socket(servers: dict[str, Server]) -> SocketModeServer:
+    socket = servers["socket"].socket
+    assert socket is not None
+    return socket
+
+
 def _progress(label: str, cell: CellResult) -> None:
     print(
         f"  {label}  p50 {cell.p50_ms:7.2f} ms  {cell.rps:6.0f} req/s  "
@@ -298,6 +324,14 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
                     line += f"; throughput {share:.0%} "
                     line += f"(target ≥ {share_min:.0%}: {_verdict(share >= share_min)})"
                 print(line)
+    print("\nSocket Mode beside HTTP (the same bot; p50 ms, envelope sent → ack received):")
+    for command in COMMANDS:
+        for concurrency in CONCURRENCY:
+            http, over_socket = (
+                _cell(report, "bot", command, concurrency),
+                _cell(report, "socket", command, concurrency),
+            )
+            print(f"  {command} c={concurrency}: HTTP {http.p50_ms:.2f}, socket {over_socket.p50_ms:.2f}")
     worst = max(c.max_ms for c in report.cells + report.soak if c.target == "bot")
     errors = sum(c.errors for c in report.cells + report.soak)
     print(f"  bot max over every cell and the soak: {worst:.1f} ms ", end="")

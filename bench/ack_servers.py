@@ -4,6 +4,7 @@
 the structlog pipeline unchanged (events are still rendered to JSON) but written to /dev/null.
 `bare`: the floor, a bolt `AsyncApp` whose `/incident` listener only acks, with bolt's own request
 verification on and the same no-round-trip `authorize`, behind bolt's aiohttp adapter.
+`socket`: the real bot again, with SLACK_APP_TOKEN: it takes the commands over Socket Mode.
 `raw`: the third floor, the `bare` app whose listener answers `list` and `show` with ONE raw asyncpg
 query (no ORM, no SQLAlchemy) of the same rows, rendered as one line each: the least work any reply
 that reads the database can do.
@@ -29,7 +30,14 @@ from bot.bootstrap import build_application, build_web_client
 from bot.logging_setup import configure_logging
 from bot.settings import Settings, load_settings
 
-BOT_ENV_KEYS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_API_URL", "DATABASE_URL", "LOG_FORMAT")
+BOT_ENV_KEYS = (
+    "SLACK_SIGNING_SECRET",
+    "SLACK_BOT_TOKEN",
+    "SLACK_API_URL",
+    "DATABASE_URL",
+    "LOG_FORMAT",
+    "SLACK_APP_TOKEN",
+)
 
 
 RAW_LIST = (
@@ -125,7 +133,9 @@ def serve(kind: str, port: int, env: Mapping[str, str], *, parent: int, profile:
     devnull = open(os.devnull, "w")  # noqa: SIM115 -- lives as long as the process
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(devnull))
     app = (
-        build_application(settings) if kind == "bot" else build_bare_app(settings, raw_queries=kind == "raw")
+        build_application(settings)
+        if kind in ("bot", "socket")
+        else build_bare_app(settings, raw_queries=kind == "raw")
     )
     profiler: Any = cProfile.Profile() if profile else None
     if profiler is not None:

@@ -38,6 +38,7 @@ from bot.slack.cursors import CursorCodec
 from bot.slack.listeners import register_listeners
 from bot.slack.request_guard import MAX_BODY_BYTES
 from bot.slack.timeline_cursors import TimelineCursorCodec
+from bot.socket_mode import SocketModeConfig, SocketModeConnection
 from domain.clock import utcnow
 from storage.api_tokens import ApiTokenStore
 from storage.clock_offset import ClockOffset
@@ -144,10 +145,13 @@ def build_application(
     relay_factory: RelayFactory | None = build_relay,
     clock: Callable[[], datetime] = utcnow,
     clock_offset: ClockOffset | None = None,
+    socket_config: SocketModeConfig | None = None,
 ) -> web.Application:
     """Engine, sessions, repository, Slack client, bolt app, relay and HTTP app; nothing connects yet.
 
-    `clock_offset` moves the reminders' clock (tests, the playground's fast-forward); 0 by default."""
+    `clock_offset` moves the reminders' clock (tests, the playground's fast-forward); 0 by default.
+    With `settings.app_token` the same bolt app also serves Slack over Socket Mode (`socket_config`:
+    its timings)."""
     engine = create_engine(settings.database_url)
     read_engine = create_engine(settings.database_url, read_only=True)
     clock_offset = clock_offset or ClockOffset()
@@ -194,6 +198,13 @@ def build_application(
         schema_head=alembic_head(),
         scheduler=scheduler,
         clock_offset=clock_offset,
+        socket=(
+            SocketModeConnection(
+                app=bolt_app, app_token=settings.app_token, web_client=web_client, config=socket_config
+            )
+            if settings.app_token is not None
+            else None
+        ),
     )
     app[API] = ApiContext(
         service=service,
@@ -241,6 +252,8 @@ def _wake_all(relay: Relay | None, scheduler: ReminderScheduler | None) -> Calla
 async def _on_startup(app: web.Application) -> None:
     runtime = app[RUNTIME]
     await init_db(runtime.engine, runtime.schema_head)
+    if runtime.socket is not None:  # first: a refused app token stops start-up before anything runs
+        await runtime.socket.start()
     if runtime.relay is not None:
         await runtime.relay.start()
     if runtime.scheduler is not None:
@@ -250,6 +263,8 @@ async def _on_startup(app: web.Application) -> None:
 
 async def _on_cleanup(app: web.Application) -> None:
     runtime = app[RUNTIME]
+    if runtime.socket is not None:  # no new envelopes; those being handled finish in `drain`
+        await runtime.socket.stop()
     await runtime.tasks.drain()
     if runtime.scheduler is not None:
         await runtime.scheduler.stop()

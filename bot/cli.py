@@ -65,8 +65,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"incident-tracker: {exc}", file=sys.stderr)
         return 2
+    from bot.socket_mode import SocketModeRefused
+
     try:
         return serve(settings, workers=workers)
+    except SocketModeRefused as exc:
+        print(f"incident-tracker: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:  # the port is taken, the host is not ours, …
         print(
             f"incident-tracker: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
@@ -238,7 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the bot for a real Slack workspace (HTTP mode, /slack/events)")
+    serve = sub.add_parser(
+        "serve",
+        help="run the bot for a real Slack workspace (HTTP /slack/events; Socket Mode with SLACK_APP_TOKEN)",
+    )
     serve.add_argument(
         "--workers",
         type=int,

@@ -80,10 +80,12 @@ async def healthz(_request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     state = await read_schema_state(runtime.engine, runtime.schema_head)
-    body = {"ok": state.at_head, "revision": state.current, "head": state.head, "reason": state.reason()}
-    return web.Response(
-        status=200 if state.at_head else 503, text=json.dumps(body), content_type="application/json"
-    )
+    ok, reason = state.at_head, state.reason()
+    if runtime.socket is not None and not await runtime.socket.connected():
+        socket_reason = "Socket Mode: not connected to Slack"
+        ok, reason = False, socket_reason if state.at_head else f"{reason}; {socket_reason}"
+    body = {"ok": ok, "revision": state.current, "head": state.head, "reason": reason}
+    return web.Response(status=200 if ok else 503, text=json.dumps(body), content_type="application/json")
 
 
 def add_routes(app: web.Application) -> None:

@@ -22,6 +22,16 @@ from storage.clock_offset import ClockOffset
 from storage.unit_of_work import UnitOfWorkFactory
 
 
+class SlackConnection(Protocol):
+    """Socket Mode's connection as the rest of the process sees it (SPEC §15)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def connected(self) -> bool: ...
+
+
 class Relay(Protocol):
     """The outbox relay as the rest of the process sees it."""
 
@@ -60,6 +70,7 @@ class Runtime:
     schema_head: str | None  # the migrations' head, read once when the process is built
     scheduler: ReminderScheduler | None = None  # update reminders (SPEC §13); runs beside the relay
     clock_offset: ClockOffset | None = None  # reminders' clock offset: 0 except in tests and the playground
+    socket: SlackConnection | None = None  # Socket Mode (SPEC §15); None in HTTP mode
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

@@ -10,6 +10,7 @@ stopped cleanly.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import signal
@@ -24,6 +25,7 @@ from aiohttp import web
 from bot.bootstrap import build_application
 from bot.logging_setup import configure_logging
 from bot.settings import Settings
+from bot.socket_mode import check_app_token
 
 SHUTDOWN_GRACE_S = 15.0
 # Slack retries a request it got no answer to within 3 s: a worker that crash-loops must not hog a core.
@@ -38,8 +40,10 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
     """Serve until told to stop; the exit code for the CLI (0 when every worker stopped cleanly)."""
     configure_logging(settings.log_format)
     if workers <= 1:
-        _run_app(settings, reuse_port=False)
+        _run_app(settings, reuse_port=False)  # a refused app token stops its start-up
         return 0
+    if settings.app_token is not None:  # once, here: not N workers crash-looping on a refused token
+        asyncio.run(check_app_token(settings))
     return _supervise(settings, workers)
 
 

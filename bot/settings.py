@@ -76,6 +76,11 @@ class Settings:
     reminders: Cadence = field(default_factory=lambda: dict(DEFAULT_CADENCE))
     incident_channel_mode: ChannelMode = "shared"
     incident_channel_archive_after: timedelta | None = None  # None: never
+    app_token: str | None = None  # `xapp-…`: Socket Mode (SPEC §15); None: HTTP mode
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
 
     def __repr__(self) -> str:  # never print secrets
         return (
@@ -225,9 +230,34 @@ def _archive_after(env: Mapping[str, str]) -> timedelta | None:
     return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
+def _app_token(env: Mapping[str, str]) -> str | None:
+    raw = env.get("SLACK_APP_TOKEN", "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"xapp-[A-Za-z0-9-]{1,250}", raw):
+        raise SettingsError("SLACK_APP_TOKEN must be an app-level token (xapp-…)")
+    return raw
+
+
+def _signing_secret(env: Mapping[str, str], app_token: str | None) -> str:
+    """Required in HTTP mode; in Socket Mode Slack signs nothing, but then the keys it would derive
+    must be set on their own (SPEC §15)."""
+    if app_token is None or env.get("SLACK_SIGNING_SECRET", "").strip():
+        return _required(env, "SLACK_SIGNING_SECRET")
+    missing = [name for name in ("CURSOR_SECRET", "API_TOKEN_SECRET") if not env.get(name, "")]
+    if missing:
+        raise SettingsError(
+            "SLACK_APP_TOKEN without SLACK_SIGNING_SECRET needs CURSOR_SECRET and API_TOKEN_SECRET set "
+            f"(at least {MIN_SECRET_BYTES} bytes each; nothing to derive them from): missing "
+            + " and ".join(missing)
+        )
+    return ""
+
+
 def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
     """Read every variable once; raise `SettingsError` naming the first bad one."""
-    signing_secret = _required(env, "SLACK_SIGNING_SECRET")
+    app_token = _app_token(env)
+    signing_secret = _signing_secret(env, app_token)
     bot_token = _required(env, "SLACK_BOT_TOKEN")
     channel = env.get("INCIDENT_CHANNEL", "").strip() or None
     if channel is not None and not is_channel_id(channel):
@@ -248,7 +278,9 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         slack_api_url=_slack_api_url(env),
         database_url=_database_url(env),
         incident_channel=channel,
-        cursor_secret=_secret(env, "CURSOR_SECRET", derive_cursor_secret(signing_secret)),
+        cursor_secret=_secret(
+            env, "CURSOR_SECRET", derive_cursor_secret(signing_secret) if signing_secret else b""
+        ),
         api_token_secret=api_secret,
         responders=_responders(env),
         host=env.get("HOST", "").strip() or "127.0.0.1",
@@ -263,4 +295,5 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         reminders=_reminders(env),
         incident_channel_mode=_channel_mode(env),
         incident_channel_archive_after=_archive_after(env),
+        app_token=app_token,
     )

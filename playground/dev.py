@@ -25,13 +25,14 @@ from bot.bootstrap import build_application
 from bot.keys import PLAYGROUND_API_TOKEN_SECRET
 from bot.logging_setup import configure_logging
 from bot.runtime import RUNTIME, Runtime
-from bot.settings import Settings, load_settings, redact_url
+from bot.settings import Settings, SettingsError, load_settings, redact_url
 from playground.api_proxy import ApiProxy
 from playground.clock_control import ClockControl
 from playground.sample_alert import AlertTarget, SampleAlert, TokenIssuer
 from playground.server import PlaygroundPage
 from playground.slack_api import SlackStandIn
 from playground.slack_sender import SlackSender
+from playground.slack_socket import SocketModeServer
 from storage.api_tokens import ApiTokenStore
 from storage.database import alembic_config, create_session_factory
 
@@ -40,6 +41,7 @@ BOT_HOST = "127.0.0.1"
 # Slack gives an app 3 s to answer; the playground is more patient with a cold first request.
 BOT_REQUEST_TIMEOUT_S = 10.0
 BOT_SHUTDOWN_GRACE_S = 5.0
+SOCKET_CONNECT_TIMEOUT_S = 15.0
 
 
 class DevError(Exception):
@@ -63,7 +65,11 @@ def dev_settings(env: Mapping[str, str]) -> Settings:
     API tokens are signed with the playground's public key unless API_TOKEN_SECRET is set, so
     `incident-tracker token issue --playground` in another terminal issues tokens this bot accepts.
     ALERT_AUTO_RESOLVE is on unless set, so the page's resolved test alert resolves its incident.
+    PLAYGROUND_TRANSPORT=socket: the bot reaches the stand-in over Socket Mode instead of HTTP.
     """
+    transport = env.get("PLAYGROUND_TRANSPORT", "").strip().lower() or "http"
+    if transport not in ("http", "socket"):
+        raise SettingsError(f"PLAYGROUND_TRANSPORT must be http or socket, got {transport[:20]!r}")
     overrides = {
         "API_TOKEN_SECRET": env.get("API_TOKEN_SECRET", "") or PLAYGROUND_API_TOKEN_SECRET,
         "SLACK_SIGNING_SECRET": secrets.token_hex(16),
@@ -71,6 +77,7 @@ def dev_settings(env: Mapping[str, str]) -> Settings:
         "SLACK_API_URL": "http://127.0.0.1/api/",
         "INCIDENT_CHANNEL": env.get("INCIDENT_CHANNEL", "").strip() or INCIDENT_CHANNEL,
         "ALERT_AUTO_RESOLVE": env.get("ALERT_AUTO_RESOLVE", "").strip() or "true",
+        "SLACK_APP_TOKEN": f"xapp-1-A0INCAPP-1-{secrets.token_hex(12)}" if transport == "socket" else "",
     }
     return load_settings({**env, **overrides}, dev=True)
 
@@ -100,6 +107,10 @@ async def run_playground(settings: Settings) -> AsyncIterator[RunningPlayground]
     sample_alert.attach(stand_in.app)
     clock_control = ClockControl()  # the page's "Fast-forward 15 min" (update reminders)
     clock_control.attach(stand_in.app)
+    socket = None
+    if settings.app_token is not None:  # PLAYGROUND_TRANSPORT=socket: Slack's requests go as envelopes
+        socket = SocketModeServer(stand_in, app_token=settings.app_token)
+        socket.attach(stand_in.app)
     try:
         await stand_in.start(settings.host, settings.port)
     except OSError as exc:
@@ -118,6 +129,11 @@ async def run_playground(settings: Settings) -> AsyncIterator[RunningPlayground]
             site = web.TCPSite(runner, BOT_HOST, 0)
             await site.start()
             bot_url = f"http://{BOT_HOST}:{runner.addresses[0][1]}"
+            if socket is not None:
+                try:
+                    await socket.wait_connected(timeout=SOCKET_CONNECT_TIMEOUT_S)
+                except TimeoutError:
+                    raise DevError("the bot did not connect over Socket Mode") from None
             timeout = aiohttp.ClientTimeout(total=BOT_REQUEST_TIMEOUT_S)
             async with aiohttp.ClientSession(timeout=timeout) as session:
                 sender = SlackSender(
@@ -125,6 +141,7 @@ async def run_playground(settings: Settings) -> AsyncIterator[RunningPlayground]
                     bot_events_url=f"{bot_url}/slack/events",
                     signing_secret=settings.signing_secret,
                     session=session,
+                    socket=socket,
                 )
                 page.sender = sender
                 api_proxy.target = (session, bot_url)
@@ -141,6 +158,8 @@ async def run_playground(settings: Settings) -> AsyncIterator[RunningPlayground]
         finally:
             await runner.cleanup()  # relay stopped, engine disposed
     finally:
+        if socket is not None:
+            await socket.close()
         await stand_in.stop()
 
 
@@ -152,9 +171,10 @@ async def _serve_until_signal(settings: Settings, announce: Callable[[str], None
         loop.add_signal_handler(sig, stop.set)
     try:
         async with run_playground(settings) as running:
+            over = " over Socket Mode" if running.sender.socket is not None else ""
             announce(
                 f"Incident Tracker playground: {running.url}  "
-                "(the real bot, a local stand-in for Slack; Ctrl-C stops it)"
+                f"(the real bot{over}, a local stand-in for Slack; Ctrl-C stops it)"
             )
             await stop.wait()
     finally:

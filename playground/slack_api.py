@@ -15,7 +15,7 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from aiohttp import web
 
@@ -35,6 +35,9 @@ from playground.slack_model import (
 )
 from playground.slack_responses import ResponseOutcome, ResponseTarget, apply_response
 from playground.slack_state import SlackWorkspace
+
+if TYPE_CHECKING:
+    from playground.slack_socket import SocketModeServer
 
 DEFAULT_TOKEN = "xoxb-test-token"  # noqa: S105 -- the stand-in's well-known fake bot token
 DEFAULT_CHANNELS: Mapping[str, str] = {"C0GENERAL": "general", "C0INCIDENTS": "incidents"}
@@ -71,6 +74,7 @@ class SlackStandIn:
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self._stopping = asyncio.Event()
+        self.socket_mode: SocketModeServer | None = None  # set by `SocketModeServer.attach`
 
     def build_app(self) -> web.Application:
         """The aiohttp application the stand-in serves; add routes to `self.app` before `start()`."""
@@ -249,6 +253,10 @@ class SlackStandIn:
             self._record(method, args, fault.status, answer)
             return web.json_response(answer, status=fault.status, headers=fault.headers)
         try:
+            if method == "apps.connections.open" and self.socket_mode is not None:
+                answer = self.socket_mode.open_connection(_bearer(request) or token)
+                self._record(method, {}, 200, answer)  # never the app token
+                return web.json_response(answer)
             if method not in METHODS:
                 raise SlackError("unknown_method")
             self._authenticate(request, token)
@@ -280,8 +288,7 @@ class SlackStandIn:
         return web.Response(status=outcome.status, text=outcome.text, headers=headers)
 
     def _authenticate(self, request: web.Request, token_arg: object) -> None:
-        header = request.headers.get("Authorization", "")
-        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else token_arg
+        token = _bearer(request) or token_arg
         if not token:
             raise SlackError("not_authed")
         if token != self.token:
@@ -301,6 +308,11 @@ class SlackStandIn:
             error = None if status == 200 else response
         call = RecordedCall(method, copy.deepcopy(args), status, response, utcnow(), error, url)
         self.state.record(call)
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
 
 
 async def _read_body(request: web.Request) -> tuple[JSON, SlackError | None]:

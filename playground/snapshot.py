@@ -106,6 +106,7 @@ def build_snapshot(
     ]
     return {
         "team": {"id": state.team_id, "name": state.team_name},
+        "transport": "http" if stand_in.socket_mode is None else "socket",
         "viewer": viewer,
         "bot_user_id": state.bot_user_id,
         "users": users,

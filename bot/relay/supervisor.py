@@ -1,5 +1,5 @@
-"""One supervisor for every long-running task (relay claims, lanes, the sent-mark recorder; later Socket
-Mode and the reminder scheduler).
+"""One supervisor for every long-running task (relay claims, lanes, the sent-mark recorder, the reminder
+scheduler, the Socket Mode connection).
 
 A task that raises is logged with its traceback and context, hands back what it held (`on_crash`), and
 restarts after a backoff; nothing dies silently. A task that returns is done (an idle lane retiring).

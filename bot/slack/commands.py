@@ -29,6 +29,7 @@ from bot.slack.command_parser import (
     Transition,
     parse_command,
 )
+from bot.slack.envelopes import declare_once_key
 from bot.slack.list_pages import list_page_message
 from bot.slack.replies import notice
 from bot.slack.timeline_pages import timeline_page_message
@@ -60,7 +61,14 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
                 await ack(text="Incident commands", blocks=render_help())
             case Declare(title=title, severity=severity):
                 incident = await service.declare(
-                    team_id=team_id, actor_id=user_id, channel_id=channel_id, title=title, severity=severity
+                    team_id=team_id,
+                    actor_id=user_id,
+                    channel_id=channel_id,
+                    title=title,
+                    severity=severity,
+                    idempotency=declare_once_key(
+                        command.get("trigger_id"), "command", user_id, channel_id, title, severity.value
+                    ),
                 )
                 structlog.contextvars.bind_contextvars(incident_id=incident.id)
                 await ack(_declared_reply(incident, deps))

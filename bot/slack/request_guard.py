@@ -36,6 +36,8 @@ def check_slack_request(
     """None when the request is Slack's; otherwise the status (401/413) and a reason."""
     if len(body) > MAX_BODY_BYTES:
         return Rejection(413, "request body over 1 MiB")
+    if not signing_secret:  # Socket Mode without a signing secret: nothing here can be Slack's
+        return Rejection(401, "no SLACK_SIGNING_SECRET: Slack's requests arrive over Socket Mode")
     timestamp = headers.get("X-Slack-Request-Timestamp")
     signature = headers.get("X-Slack-Signature")
     if timestamp is None or signature is None:

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render.modal import DECLARE_CALLBACK_ID, declare_errors_response, parse_declare_submission
 from bot.runtime import ListenerDeps
+from bot.slack.envelopes import declare_once_key
 from domain import DEFAULT_SEVERITY, IncidentValidationError
 from domain.validation import parse_severity, validate_description, validate_title
 
@@ -20,7 +21,11 @@ log = structlog.get_logger(__name__)
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
     @app.view(DECLARE_CALLBACK_ID)
     async def on_declare_submit(
-        ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+        ack: AsyncAck,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         state = view.get("state")
         title_raw, severity_raw, description_raw = parse_declare_submission(
@@ -49,6 +54,15 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             title=values["title"],
             severity=values["severity"],
             description=values["description"],
+            idempotency=declare_once_key(
+                body.get("trigger_id"),
+                "modal",
+                str(context.user_id or ""),
+                channel_id,
+                values["title"],
+                values["severity"].value,
+                values["description"],
+            ),
         )
         structlog.contextvars.bind_contextvars(incident_id=incident.id)
         await ack()

@@ -106,6 +106,7 @@ function render() {
   if (!channelById(ui.channel)) ui.channel = snap.channels[0]?.id;
   if (ui.seen === null) ui.seen = Object.fromEntries(snap.channels.map((c) => [c.id, posted(c.messages)]));
   $("team-name").textContent = snap.team.name;
+  $("transport").textContent = snap.transport === "socket" ? "· Socket Mode" : "· HTTP /slack/events";
   renderUsers(snap);
   renderChannelList(snap);
   renderChannel();

@@ -36,3 +36,20 @@ def test_per_incident_manifest_adds_the_channel_scopes_and_nothing_else() -> Non
     readme = (ROOT / "README.md").read_text()
     for scope in CHANNEL_SCOPES:
         assert f"| `{scope}` |" in readme, scope
+
+
+def test_socket_mode_manifest_is_the_default_app_without_request_urls() -> None:
+    default, socket = load("manifest.yml"), load("manifest.socket-mode.yml")
+    assert socket["settings"]["socket_mode_enabled"] is True
+    assert "url" not in (ROOT / "manifest.socket-mode.yml").read_text().replace("# ", "")
+    assert scopes(socket) == scopes(default)
+    same = copy.deepcopy(default)
+    del same["features"]["slash_commands"][0]["url"]
+    del same["settings"]["interactivity"]["request_url"]
+    same["settings"]["socket_mode_enabled"] = True
+    assert socket == same
+    # The app-level token is made by hand, with this one scope (a manifest cannot name it).
+    assert "connections:write" in (ROOT / "manifest.socket-mode.yml").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "manifest.socket-mode.yml" in readme
+    assert "`connections:write`" in readme
