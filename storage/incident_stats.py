@@ -1,0 +1,286 @@
+"""`/incident stats` in SQL (SPEC §14): counts, MTTA and MTTR percentiles per severity and in total.
+
+Both databases give the same numbers: PostgreSQL's `percentile_cont`, and on SQLite the same linear
+interpolation between the two nearest ranks (`row_number()` over the ordered durations; the rank
+`floor(p * (n - 1))` and the next one, weighted by the fraction), with the arithmetic in the same order
+as PostgreSQL's. Durations are seconds from `created_at` to the first-time stamps `acknowledged_at`
+and `resolved_at`. The window is `created_at >= :since` (none for `all`), read from
+`ix_incidents_stats` (migration 0008), which holds every column the statement needs.
+
+Over a team's whole history (`all`) a sort of every incident it ever had would grow with it; there each
+percentile is read as a position in `ix_incidents_mtta` / `ix_incidents_mttr`, which hold each
+severity's durations in order: `ORDER BY … LIMIT 2 OFFSET floor(p * (n - 1))` (from whichever end is
+nearer; the total merges the four severities' ordered ranges), and the two values are interpolated as
+`percentile_cont` does. `n` comes from one counting statement first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    TextClause,
+    bindparam,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain import ACTIVE_STATUSES, Severity
+from domain.stats import DurationSummary, IncidentStats, SeverityStats, StatsWindow
+from storage.models import IncidentRow, UTCDateTime, seconds_between, status_where
+
+PERCENTILES = (0.5, 0.9)
+_SEVERITIES = {member.value: member for member in Severity}
+
+
+def _window_where(since: bool) -> str:
+    return "team_id = :team_id" + (" AND created_at >= :since" if since else "")
+
+
+@cache
+def _postgresql(since: bool) -> TextClause:
+    ack = "EXTRACT(EPOCH FROM acknowledged_at - created_at)::float8"
+    res = "EXTRACT(EPOCH FROM resolved_at - created_at)::float8"
+    sql = f"""
+        SELECT severity, count(*) AS declared,
+               count(acknowledged_at) AS acked,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY {ack}) AS ack_p50,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY {ack}) AS ack_p90,
+               count(resolved_at) AS resolved,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY {res}) AS res_p50,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY {res}) AS res_p90
+        FROM incidents
+        WHERE {_window_where(since)}
+        GROUP BY GROUPING SETS ((severity), ())
+    """  # noqa: S608 (our own fixed fragments, no input)
+    return _bound(sql, since)
+
+
+@cache
+def _sqlite(since: bool) -> TextClause:
+    """Each group's durations ranked (`row_number()`), only the rows at the two ranks around each
+    percentile kept, then interpolated: a per-row test, not a per-row aggregate of every pick."""
+    arms = []
+    for metric in ("ack", "res"):
+        for scope, partition in (("severity", "PARTITION BY severity "), ("NULL", "")):
+            arms.append(
+                f"SELECT '{metric}' AS metric, {scope} AS severity, {metric} AS s, "
+                f"row_number() OVER ({partition}ORDER BY {metric}) - 1 AS i, "
+                f"count(*) OVER ({partition.strip()}) AS n FROM durations WHERE {metric} IS NOT NULL"
+            )
+    picks = []
+    for p in PERCENTILES:
+        position = f"({p} * (n - 1))"
+        first = f"CAST({position} AS INTEGER)"  # floor: never negative, as n >= 1 here
+        lo = f"max(CASE WHEN i = {first} THEN s END)"
+        hi = f"coalesce(max(CASE WHEN i = {first} + 1 THEN s END), {lo})"
+        picks.append(f"{lo} + ({hi} - {lo}) * ({position} - {first}) AS p{round(p * 100)}")
+    wanted = " OR ".join(f"i - CAST({p} * (n - 1) AS INTEGER) IN (0, 1)" for p in PERCENTILES)
+    sql = f"""
+        WITH durations AS MATERIALIZED (
+            SELECT +severity AS severity,
+                   (julianday(acknowledged_at) - julianday(created_at)) * 86400.0 AS ack,
+                   (julianday(resolved_at) - julianday(created_at)) * 86400.0 AS res
+            FROM incidents
+            WHERE {_window_where(since)}
+        ), ranked AS (
+            {" UNION ALL ".join(arms)}
+        )
+        SELECT metric, severity, max(n) AS n, {", ".join(picks)}
+        FROM ranked WHERE {wanted} GROUP BY metric, severity
+        UNION ALL
+        SELECT 'declared', severity, count(*), NULL, NULL FROM durations GROUP BY severity
+    """  # noqa: S608 (our own fixed fragments, no input)
+    return _bound(sql, since)
+
+
+def _bound(sql: str, since: bool) -> TextClause:
+    statement = text(sql)
+    if since:
+        statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
+    return statement
+
+
+@cache
+def _active() -> TextClause:
+    """Active now, whenever declared: read from the active list index (its severity keyset)."""
+    return text(
+        f"SELECT severity, count(*) FROM incidents WHERE team_id = :team_id "  # noqa: S608
+        f"AND {status_where(ACTIVE_STATUSES)} GROUP BY severity"
+    )
+
+
+def stats_statement(dialect: str, since: bool) -> TextClause:
+    return _sqlite(since) if dialect == "sqlite" else _postgresql(since)
+
+
+STAMPS = {"ack": IncidentRow.acknowledged_at, "res": IncidentRow.resolved_at}
+
+
+@cache
+def _counts() -> TextClause:
+    """A team's whole history, per severity: declared, acknowledged, resolved, each counted in an index
+    already in severity order (one grouped scan of all three columns would sort the whole history)."""
+    arms = [
+        f"SELECT '{name}' AS counted, severity, count(*) AS n FROM incidents "  # noqa: S608
+        f"WHERE team_id = :team_id{where} GROUP BY severity"
+        for name, where in (
+            ("declared", ""),  # ix_incidents_severity_keyset
+            ("acked", " AND acknowledged_at IS NOT NULL"),  # ix_incidents_mtta
+            ("resolved", " AND resolved_at IS NOT NULL"),  # ix_incidents_mttr
+        )
+    ]
+    return text(" UNION ALL ".join(arms))
+
+
+@cache
+def _ordered(metric: str, severity: Severity | None, descending: bool) -> Select[Any] | CompoundSelect[Any]:
+    """One severity's stamped durations (None: all four merged) in order, from `ix_incidents_mt…`.
+
+    Params: team_id, limit, offset."""
+    stamp = STAMPS[metric]
+    arms = []
+    for each in (severity,) if severity is not None else tuple(Severity):
+        arms.append(
+            select(seconds_between(IncidentRow.created_at, stamp).label("seconds")).where(  # type: ignore[arg-type]
+                IncidentRow.team_id == bindparam("team_id"),
+                IncidentRow.severity == literal_column(f"'{each.value}'"),
+                stamp.is_not(None),
+            )
+        )
+    query: Select[Any] | CompoundSelect[Any] = arms[0] if len(arms) == 1 else union_all(*arms)
+    key: ColumnElement[Any] = literal_column("seconds")
+    return (
+        query.order_by(key.desc() if descending else key)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+async def _percentile(
+    connection: AsyncConnection, team_id: str, metric: str, severity: Severity | None, n: int, p: float
+) -> float | None:
+    """`percentile_cont(p)` of `n` ordered durations, reading two rows at their position."""
+    if n == 0:
+        return None
+    position = p * (n - 1)
+    first = math.floor(position)
+    wanted = [first] if first == n - 1 else [first, first + 1]  # ascending indexes
+    descending = n - 1 - wanted[-1] < wanted[0]  # start from the nearer end
+    offset = n - 1 - wanted[-1] if descending else wanted[0]
+    params = {"team_id": team_id, "limit": len(wanted), "offset": offset}
+    values = [
+        float(v) for v in (await connection.execute(_ordered(metric, severity, descending), params)).scalars()
+    ]
+    if descending:
+        values.reverse()
+    lo = values[0]
+    hi = values[1] if len(values) > 1 else lo
+    return lo + (hi - lo) * (position - first)
+
+
+async def _whole_history(connection: AsyncConnection, team_id: str) -> dict[Severity | None, SeverityStats]:
+    """`all`: counts per severity, then each percentile by its position in the ordered durations."""
+    numbers: dict[tuple[str, str], int] = {
+        (row.counted, row.severity): int(row.n)
+        for row in (await connection.execute(_counts(), {"team_id": team_id})).all()
+    }
+    counted = {
+        severity: tuple(numbers.get((name, severity.value), 0) for name in ("declared", "acked", "resolved"))
+        for severity in Severity
+    }
+    found: dict[Severity | None, SeverityStats] = {}
+    for severity in (*Severity, None):
+        parts = [(0, 0, 0), *counted.values()] if severity is None else [counted.get(severity, (0, 0, 0))]
+        declared, acked, resolved = (
+            (sum(column) for column in zip(*parts, strict=True)) if parts else (0, 0, 0)
+        )
+        summaries = []
+        for metric, n in (("ack", acked), ("res", resolved)):
+            median, p90 = [
+                await _percentile(connection, team_id, metric, severity, n, p) for p in PERCENTILES
+            ]
+            summaries.append(DurationSummary(n, median, p90))
+        found[severity] = SeverityStats(severity, declared, 0, *summaries)
+    return found
+
+
+async def _window(
+    connection: AsyncConnection, team_id: str, since: datetime
+) -> dict[Severity | None, SeverityStats]:
+    """A window: one statement, percentiles and counts per severity and in total."""
+    statement = stats_statement(connection.dialect.name, True)
+    rows = (await connection.execute(statement, {"team_id": team_id, "since": since})).all()
+    if connection.dialect.name == "sqlite":
+        return _from_long_rows(rows)
+    found: dict[Severity | None, SeverityStats] = {}
+    for row in rows:
+        severity = _SEVERITIES[row.severity] if row.severity is not None else None
+        found[severity] = SeverityStats(
+            severity,
+            int(row.declared),
+            0,
+            DurationSummary(int(row.acked or 0), _seconds(row.ack_p50), _seconds(row.ack_p90)),
+            DurationSummary(int(row.resolved or 0), _seconds(row.res_p50), _seconds(row.res_p90)),
+        )
+    return found
+
+
+def _from_long_rows(rows: Sequence[Any]) -> dict[Severity | None, SeverityStats]:
+    """SQLite's rows: (metric, severity or NULL, n, p50, p90), `declared` per severity among them."""
+    picked = {(row.metric, row.severity): row for row in rows}
+    declared = {row.severity: int(row.n) for row in rows if row.metric == "declared"}
+    found: dict[Severity | None, SeverityStats] = {}
+    for severity in (*Severity, None):
+        key = severity.value if severity is not None else None
+        summaries = []
+        for metric in ("ack", "res"):
+            row = picked.get((metric, key))
+            summaries.append(
+                DurationSummary(0, None, None)
+                if row is None
+                else DurationSummary(int(row.n), _seconds(row.p50), _seconds(row.p90))
+            )
+        count = sum(declared.values()) if severity is None else declared.get(key or "", 0)
+        found[severity] = SeverityStats(severity, count, 0, *summaries)
+    return found
+
+
+async def read_stats(
+    connection: AsyncConnection, team_id: str, window: StatsWindow, since: datetime | None
+) -> IncidentStats:
+    if since is None:
+        found = await _whole_history(connection, team_id)
+    else:
+        found = await _window(connection, team_id, since)
+    active: dict[str, int] = {
+        str(severity): int(count)
+        for severity, count in (await connection.execute(_active(), {"team_id": team_id})).all()
+    }
+    empty = DurationSummary(0, None, None)
+
+    def summary(severity: Severity | None) -> SeverityStats:
+        now_active = sum(active.values()) if severity is None else active.get(severity.value, 0)
+        counted = found.get(severity)
+        if counted is None or counted.declared == 0:
+            return SeverityStats(severity, 0, now_active, empty, empty)
+        return replace(counted, active=now_active)
+
+    return IncidentStats(
+        window=window, since=since, by_severity=tuple(summary(s) for s in Severity), total=summary(None)
+    )
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
