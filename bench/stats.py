@@ -181,7 +181,8 @@ def summary(stats: IncidentStats) -> str:
         return "-" if value is None else humanize(value)
 
     return (
-        f"declared {t.declared:,}, active now {t.active:,}; MTTA median {d(t.mtta.median)} p90 {d(t.mtta.p90)}"
+        f"declared {t.declared:,}, active now {t.active:,}; "
+        f"MTTA median {d(t.mtta.median)} p90 {d(t.mtta.p90)}"
         f" ({t.never_acknowledged:,} never acknowledged); MTTR median {d(t.mttr.median)} p90 {d(t.mttr.p90)}"
         f" ({t.never_resolved:,} never resolved)"
     )
@@ -265,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             missed |= not ok
             verdict = "ok" if ok else "MISSES TARGET"
             print(
-                f"{backend:<11} /incident stats {window:<4} p50 {ms:8.1f} ms  (target < {TARGET_MS[backend]:.0f} ms) {verdict}"
+                f"{backend:<11} /incident stats {window:<4} p50 {ms:8.1f} ms  "
+                f"(target < {TARGET_MS[backend]:.0f} ms) {verdict}"
             )
     return 1 if missed else 0
 
