@@ -75,9 +75,9 @@ def _sqlite(since: bool) -> TextClause:
     for metric in ("ack", "res"):
         for scope, partition in (("severity", "PARTITION BY severity "), ("NULL", "")):
             arms.append(
-                f"SELECT '{metric}' AS metric, {scope} AS severity, {metric} AS s, "
+                f"SELECT '{metric}' AS metric, {scope} AS severity, {metric} AS s, "  # noqa: S608
                 f"row_number() OVER ({partition}ORDER BY {metric}) - 1 AS i, "
-                f"count(*) OVER ({partition.strip()}) AS n FROM durations WHERE {metric} IS NOT NULL"  # noqa: S608
+                f"count(*) OVER ({partition.strip()}) AS n FROM durations WHERE {metric} IS NOT NULL"
             )
     picks = []
     for p in PERCENTILES:
