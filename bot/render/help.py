@@ -20,6 +20,7 @@ USAGE: MappingProxyType[str, str] = MappingProxyType(
         "sev": "/incident sev <id> <sev1-4>",
         "assign": "/incident assign <id> <@user>",
         "note": "/incident note <id> <text>",
+        "stats": "/incident stats [7d|30d|90d|all]",
     }
 )
 
@@ -36,6 +37,7 @@ _HELP_LINES: tuple[tuple[str, str], ...] = (
     (USAGE["sev"], "change the severity"),
     (USAGE["assign"], "set the incident commander"),
     (USAGE["note"], "add a note to the timeline"),
+    (USAGE["stats"], "counts, MTTA and MTTR per severity (default: 30d)"),
 )
 
 
