@@ -8,10 +8,10 @@ and `resolved_at`. The window is `created_at >= :since` (none for `all`), read f
 `ix_incidents_stats` (migration 0008), which holds every column the statement needs.
 
 Over a team's whole history (`all`) a sort of every incident it ever had would grow with it; there each
-percentile is read as a position in `ix_incidents_mtta` / `ix_incidents_mttr`, which hold each
-severity's durations in order: `ORDER BY … LIMIT 2 OFFSET floor(p * (n - 1))` (from whichever end is
-nearer; the total merges the four severities' ordered ranges), and the two values are interpolated as
-`percentile_cont` does. `n` comes from one counting statement first.
+percentile is read as a position in `ix_incidents_mtta[_severity]` / `ix_incidents_mttr[_severity]`,
+which hold the durations in order: `ORDER BY … LIMIT 2 OFFSET floor(p * (n - 1))` (from whichever end
+is nearer), and the two values are interpolated as `percentile_cont` does. `n` comes from one counting
+statement first.
 """
 
 from __future__ import annotations
@@ -24,15 +24,12 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    CompoundSelect,
     Select,
     TextClause,
     bindparam,
     literal_column,
     select,
     text,
-    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -130,39 +127,28 @@ STAMPS = {"ack": IncidentRow.acknowledged_at, "res": IncidentRow.resolved_at}
 
 @cache
 def _counts() -> TextClause:
-    """A team's whole history, per severity: declared, acknowledged, resolved, each counted in an index
-    already in severity order (one grouped scan of all three columns would sort the whole history)."""
-    arms = [
-        f"SELECT '{name}' AS counted, severity, count(*) AS n FROM incidents "  # noqa: S608
-        f"WHERE team_id = :team_id{where} GROUP BY severity"
-        for name, where in (
-            ("declared", ""),  # ix_incidents_severity_keyset
-            ("acked", " AND acknowledged_at IS NOT NULL"),  # ix_incidents_mtta
-            ("resolved", " AND resolved_at IS NOT NULL"),  # ix_incidents_mttr
-        )
-    ]
-    return text(" UNION ALL ".join(arms))
+    """A team's whole history, per severity: declared, acknowledged, resolved. One pass over its range
+    of `ix_incidents_stats` with filtered aggregates (a GROUP BY would sort the whole history first)."""
+    columns = []
+    for severity in Severity:
+        where = f"FILTER (WHERE severity = '{severity.value}')"
+        for name, counted in (("declared", "*"), ("acked", "acknowledged_at"), ("resolved", "resolved_at")):
+            columns.append(f"count({counted}) {where} AS {name}_{severity.value}")
+    return text(f"SELECT {', '.join(columns)} FROM incidents WHERE team_id = :team_id")  # noqa: S608
 
 
 @cache
-def _ordered(metric: str, severity: Severity | None, descending: bool) -> Select[Any] | CompoundSelect[Any]:
-    """One severity's stamped durations (None: all four merged) in order, from `ix_incidents_mt…`.
+def _ordered(metric: str, severity: Severity | None, descending: bool) -> Select[Any]:
+    """One severity's stamped durations (None: every severity's) in order, from `ix_incidents_mtt…`.
 
     Params: team_id, limit, offset."""
     stamp = STAMPS[metric]
-    arms = []
-    for each in (severity,) if severity is not None else tuple(Severity):
-        arms.append(
-            select(seconds_between(IncidentRow.created_at, stamp).label("seconds")).where(  # type: ignore[arg-type]
-                IncidentRow.team_id == bindparam("team_id"),
-                IncidentRow.severity == literal_column(f"'{each.value}'"),
-                stamp.is_not(None),
-            )
-        )
-    query: Select[Any] | CompoundSelect[Any] = arms[0] if len(arms) == 1 else union_all(*arms)
-    key: ColumnElement[Any] = literal_column("seconds")
+    seconds = seconds_between(IncidentRow.created_at, stamp)  # type: ignore[arg-type]
+    query = select(seconds).where(IncidentRow.team_id == bindparam("team_id"), stamp.is_not(None))
+    if severity is not None:
+        query = query.where(IncidentRow.severity == literal_column(f"'{severity.value}'"))
     return (
-        query.order_by(key.desc() if descending else key)
+        query.order_by(seconds.desc() if descending else seconds)
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
     )
@@ -192,12 +178,11 @@ async def _percentile(
 
 async def _whole_history(connection: AsyncConnection, team_id: str) -> dict[Severity | None, SeverityStats]:
     """`all`: counts per severity, then each percentile by its position in the ordered durations."""
-    numbers: dict[tuple[str, str], int] = {
-        (row.counted, row.severity): int(row.n)
-        for row in (await connection.execute(_counts(), {"team_id": team_id})).all()
-    }
+    numbers = (await connection.execute(_counts(), {"team_id": team_id})).one()._mapping
     counted = {
-        severity: tuple(numbers.get((name, severity.value), 0) for name in ("declared", "acked", "resolved"))
+        severity: tuple(
+            int(numbers[f"{name}_{severity.value}"]) for name in ("declared", "acked", "resolved")
+        )
         for severity in Severity
     }
     found: dict[Severity | None, SeverityStats] = {}

@@ -132,20 +132,24 @@ def _seconds_between_sqlite(element: seconds_between, compiler: SQLCompiler, **k
 
 
 def _duration_indexes() -> list[Index]:
-    """MTTA and MTTR over a team's whole history: each severity's stamped durations in order, so a
-    percentile is an index position (LIMIT/OFFSET), not a sort; the columns ride along (index-only)."""
+    """MTTA and MTTR over a team's whole history: its stamped durations in order, per severity
+    (`…_severity`) and across severities, so a percentile is an index position (LIMIT/OFFSET), not a
+    sort; the columns the duration is computed from ride along, so the walk is index-only."""
     indexes = []
-    for name, stamp in (("ix_incidents_mtta", "acknowledged_at"), ("ix_incidents_mttr", "resolved_at")):
+    for metric, stamp in (("mtta", "acknowledged_at"), ("mttr", "resolved_at")):
         where = text(f"{stamp} IS NOT NULL")
         duration = seconds_between(column("created_at"), column(stamp))
-        columns: tuple[ColumnElement[Any], ...] = (
-            column("team_id"),
-            column("severity"),
-            duration,
-            column("created_at"),
-            column(stamp),
-        )
-        indexes.append(Index(name, *columns, postgresql_where=where, sqlite_where=where))
+        for suffix, by in (("", ()), ("_severity", (column("severity"),))):
+            columns: tuple[ColumnElement[Any], ...] = (
+                column("team_id"),
+                *by,
+                duration,
+                column("created_at"),
+                column(stamp),
+            )
+            indexes.append(
+                Index(f"ix_incidents_{metric}{suffix}", *columns, postgresql_where=where, sqlite_where=where)
+            )
     return indexes
 
 

@@ -3,10 +3,10 @@
 - `ix_incidents_stats` `(team_id, created_at, severity, acknowledged_at, resolved_at)`: a window (what a
   team declared since a date) is one range of it, holding every column the window's stats read, so
   they never visit the table (index-only on PostgreSQL, covering on SQLite).
-- `ix_incidents_mtta` / `ix_incidents_mttr`: per team and severity, the stamped durations in order
-  (seconds from `created_at` to `acknowledged_at` / `resolved_at`, partial on the stamp), with the two
-  columns behind them, so a percentile over a team's whole history is an index position rather than a
-  sort of every incident it ever had.
+- `ix_incidents_mtta[_severity]` / `ix_incidents_mttr[_severity]`: per team (and per severity), the
+  stamped durations in order (seconds from `created_at` to `acknowledged_at` / `resolved_at`, partial on
+  the stamp), with the two columns behind them, so a percentile over a team's whole history is an
+  index position rather than a sort of every incident it ever had.
 
 Built with CREATE INDEX CONCURRENTLY on PostgreSQL (as 0003 does), so writers go on meanwhile.
 
@@ -35,9 +35,11 @@ STATS = ("ix_incidents_stats", "team_id, created_at, severity, acknowledged_at, 
 
 def indexes(dialect: str) -> list[tuple[str, str, str | None]]:
     found: list[tuple[str, str, str | None]] = [STATS]
-    for name, stamp in (("ix_incidents_mtta", "acknowledged_at"), ("ix_incidents_mttr", "resolved_at")):
+    for metric, stamp in (("mtta", "acknowledged_at"), ("mttr", "resolved_at")):
         duration = SECONDS[dialect].format(end=stamp)
-        found.append((name, f"team_id, severity, {duration}, created_at, {stamp}", f"{stamp} IS NOT NULL"))
+        for suffix, by in (("", ""), ("_severity", "severity, ")):
+            columns = f"team_id, {by}{duration}, created_at, {stamp}"
+            found.append((f"ix_incidents_{metric}{suffix}", columns, f"{stamp} IS NOT NULL"))
     return found
 
 
