@@ -104,7 +104,7 @@ def _list_indexes() -> list[Index]:
     return indexes
 
 
-STATS_COLUMNS = ("team_id", "created_at", "severity", "acknowledged_at", "resolved_at")
+STATS_COLUMNS = ("team_id", "severity", "created_at", "acknowledged_at", "resolved_at")
 
 
 class seconds_between(FunctionElement[float]):

@@ -1,8 +1,9 @@
 """`/incident stats` (SPEC §14): the indexes that keep it fast on a million incidents.
 
-- `ix_incidents_stats` `(team_id, created_at, severity, acknowledged_at, resolved_at)`: a window (what a
-  team declared since a date) is one range of it, holding every column the window's stats read, so
-  they never visit the table (index-only on PostgreSQL, covering on SQLite).
+- `ix_incidents_stats` `(team_id, severity, created_at, acknowledged_at, resolved_at)`: a window (what
+  a team declared since a date) is one range of it per severity, holding every column the stats read,
+  so they never visit the table (index-only on PostgreSQL, covering on SQLite), and a team's whole
+  history is counted per severity in index order, with no sort.
 - `ix_incidents_mtta[_severity]` / `ix_incidents_mttr[_severity]`: per team (and per severity), the
   stamped durations in order (seconds from `created_at` to `acknowledged_at` / `resolved_at`, partial on
   the stamp), with the two columns behind them, so a percentile over a team's whole history is an
@@ -30,7 +31,7 @@ SECONDS = {
     "postgresql": "(EXTRACT(EPOCH FROM {end} - created_at))",
     "sqlite": "((julianday({end}) - julianday(created_at)) * 86400.0)",
 }
-STATS = ("ix_incidents_stats", "team_id, created_at, severity, acknowledged_at, resolved_at", None)
+STATS = ("ix_incidents_stats", "team_id, severity, created_at, acknowledged_at, resolved_at", None)
 
 
 def indexes(dialect: str) -> list[tuple[str, str, str | None]]:
