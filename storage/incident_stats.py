@@ -4,8 +4,8 @@ Both databases give the same numbers: PostgreSQL's `percentile_cont`, and on SQL
 interpolation between the two nearest ranks (`row_number()` over the ordered durations; the rank
 `floor(p * (n - 1))` and the next one, weighted by the fraction), with the arithmetic in the same order
 as PostgreSQL's. Durations are seconds from `created_at` to the first-time stamps `acknowledged_at`
-and `resolved_at`. The window is `created_at >= :since` (none for `all`), read from
-`ix_incidents_stats` (migration 0008), which holds every column the statement needs.
+and `resolved_at`. A window is `created_at >= :since`, read from `ix_incidents_stats` (migration
+0008), one range per severity, which holds every column the statement needs.
 
 Over a team's whole history (`all`) a sort of every incident it ever had would grow with it; there each
 percentile is read as a position in `ix_incidents_mtta[_severity]` / `ix_incidents_mttr[_severity]`,
@@ -45,14 +45,11 @@ _SEVERITIES = {member.value: member for member in Severity}
 _EVERY_SEVERITY = ", ".join(f"'{s.value}'" for s in Severity)
 
 
-def _window_where(since: bool) -> str:
-    return f"team_id = :team_id AND severity IN ({_EVERY_SEVERITY})" + (
-        " AND created_at >= :since" if since else ""
-    )
+WINDOW_WHERE = f"team_id = :team_id AND severity IN ({_EVERY_SEVERITY}) AND created_at >= :since"
 
 
 @cache
-def _postgresql(since: bool) -> TextClause:
+def _postgresql() -> TextClause:
     ack = "EXTRACT(EPOCH FROM acknowledged_at - created_at)::float8"
     res = "EXTRACT(EPOCH FROM resolved_at - created_at)::float8"
     sql = f"""
@@ -64,14 +61,14 @@ def _postgresql(since: bool) -> TextClause:
                percentile_cont(0.5) WITHIN GROUP (ORDER BY {res}) AS res_p50,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY {res}) AS res_p90
         FROM incidents
-        WHERE {_window_where(since)}
+        WHERE {WINDOW_WHERE}
         GROUP BY GROUPING SETS ((severity), ())
     """  # noqa: S608 (our own fixed fragments, no input)
-    return _bound(sql, since)
+    return _bound(sql)
 
 
 @cache
-def _sqlite(since: bool) -> TextClause:
+def _sqlite() -> TextClause:
     """Each group's durations ranked (`row_number()`), only the rows at the two ranks around each
     percentile kept, then interpolated: a per-row test, not a per-row aggregate of every pick."""
     arms = []
@@ -96,7 +93,7 @@ def _sqlite(since: bool) -> TextClause:
                    (julianday(acknowledged_at) - julianday(created_at)) * 86400.0 AS ack,
                    (julianday(resolved_at) - julianday(created_at)) * 86400.0 AS res
             FROM incidents
-            WHERE {_window_where(since)}
+            WHERE {WINDOW_WHERE}
         ), ranked AS (
             {" UNION ALL ".join(arms)}
         )
@@ -105,14 +102,11 @@ def _sqlite(since: bool) -> TextClause:
         UNION ALL
         SELECT 'declared', severity, count(*), NULL, NULL FROM durations GROUP BY severity
     """  # noqa: S608 (our own fixed fragments, no input)
-    return _bound(sql, since)
+    return _bound(sql)
 
 
-def _bound(sql: str, since: bool) -> TextClause:
-    statement = text(sql)
-    if since:
-        statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
-    return statement
+def _bound(sql: str) -> TextClause:
+    return text(sql).bindparams(bindparam("since", type_=UTCDateTime()))
 
 
 @cache
@@ -124,8 +118,9 @@ def _active() -> TextClause:
     )
 
 
-def stats_statement(dialect: str, since: bool) -> TextClause:
-    return _sqlite(since) if dialect == "sqlite" else _postgresql(since)
+def window_statement(dialect: str) -> TextClause:
+    """Params: team_id, since."""
+    return _sqlite() if dialect == "sqlite" else _postgresql()
 
 
 STAMPS = {"ack": IncidentRow.acknowledged_at, "res": IncidentRow.resolved_at}
@@ -189,9 +184,7 @@ async def _whole_history(connection: AsyncConnection, team_id: str) -> dict[Seve
     found: dict[Severity | None, SeverityStats] = {}
     for severity in (*Severity, None):
         parts = [(0, 0, 0), *counted.values()] if severity is None else [counted.get(severity, (0, 0, 0))]
-        declared, acked, resolved = (
-            (sum(column) for column in zip(*parts, strict=True)) if parts else (0, 0, 0)
-        )
+        declared, acked, resolved = (sum(column) for column in zip(*parts, strict=True))
         summaries = []
         for metric, n in (("ack", acked), ("res", resolved)):
             median, p90 = [
@@ -206,7 +199,7 @@ async def _window(
     connection: AsyncConnection, team_id: str, since: datetime
 ) -> dict[Severity | None, SeverityStats]:
     """A window: one statement, percentiles and counts per severity and in total."""
-    statement = stats_statement(connection.dialect.name, True)
+    statement = window_statement(connection.dialect.name)
     rows = (await connection.execute(statement, {"team_id": team_id, "since": since})).all()
     if connection.dialect.name == "sqlite":
         return _from_long_rows(rows)
