@@ -52,6 +52,7 @@ bench: venv
 	$(PY) -m bench.war_room --throughput-compare
 	$(PY) -m bench.alerts
 	$(PY) -m bench.api
+	$(PY) -m bench.stats
 
 format: venv
 	.venv/bin/ruff format .

@@ -1,29 +1,30 @@
-"""How long something took, for a reader: `45 s`, `4 min`, `2 h 5 min`, `3 d` (postmortems, stats)."""
+"""Durations as people read them: `45 s`, `4 min`, `2 h 5 min`, `3 d 4 h` (stats, postmortems)."""
 
 from __future__ import annotations
 
 import math
 
-_MINUTE, _HOUR, _DAY = 60, 3600, 86400
+MINUTE = 60
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
 
 
 def humanize(seconds: float) -> str:
-    """The two largest units that matter, rounded down to the smaller one shown.
+    """The two largest units that matter, each rounded down; a zero second unit is left out.
 
-    Under a minute: seconds; under an hour: minutes; under a day: hours and minutes (` 0 min` dropped);
-    else days and hours (` 0 h` dropped). Negative or not-a-number input is refused: a duration is
-    measured forwards."""
+    Under a minute → `45 s`; under an hour → `4 min`; under a day → `2 h 5 min`; else `3 d 4 h`.
+    """
     if math.isnan(seconds) or seconds < 0:
-        raise ValueError(f"a duration cannot be {seconds!r}")
+        raise ValueError(f"a duration must be a non-negative number of seconds, not {seconds!r}")
     if math.isinf(seconds):
         raise ValueError("a duration must be finite")
-    whole = int(seconds)
-    if whole < _MINUTE:
+    whole = int(seconds)  # rounds down (seconds is non-negative)
+    if whole < MINUTE:
         return f"{whole} s"
-    if whole < _HOUR:
-        return f"{whole // _MINUTE} min"
-    if whole < _DAY:
-        hours, minutes = whole // _HOUR, (whole % _HOUR) // _MINUTE
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = whole // _DAY, (whole % _DAY) // _HOUR
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    if whole < HOUR:
+        return f"{whole // MINUTE} min"
+    if whole < DAY:
+        hours, minutes = divmod(whole // MINUTE, 60)
+        return f"{hours} h" if minutes == 0 else f"{hours} h {minutes} min"
+    days, hours = divmod(whole // HOUR, 24)
+    return f"{days} d" if hours == 0 else f"{days} d {hours} h"

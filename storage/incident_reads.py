@@ -7,14 +7,17 @@ connection, inside its transaction.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Executable, Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import Incident, IncidentNotFoundError, ListFilter, ListPosition, Page, Severity, TimelineEvent
+from domain.stats import IncidentStats, StatsWindow
 from storage import queries
 from storage.alert_groups import AlertGroupReads
+from storage.incident_stats import read_stats
 from storage.mapping import event_from_row, incident_from_row
 
 
@@ -75,6 +78,10 @@ class IncidentReads:
             last = items[-1]
             next_position = ListPosition(created_at=last.created_at, incident_id=last.id)
         return Page(items=items, next_position=next_position)
+
+    async def stats(self, team_id: str, window: StatsWindow, *, since: datetime | None) -> IncidentStats:
+        """Counts, MTTA and MTTR of the incidents declared since `since` (None: all), per severity."""
+        return await read_stats(await self._connection(), team_id, window, since)
 
     async def _read(self, statement: Executable, **params: Any) -> Result[Any]:
         """Core execution: Core rows, no ORM loading on the read path."""

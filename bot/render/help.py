@@ -21,6 +21,7 @@ USAGE: MappingProxyType[str, str] = MappingProxyType(
         "assign": "/incident assign <id> <@user>",
         "note": "/incident note <id> <text>",
         "timeline": "/incident timeline <id>",
+        "stats": "/incident stats [7d|30d|90d|all]",
     }
 )
 
@@ -38,6 +39,7 @@ _HELP_LINES: tuple[tuple[str, str], ...] = (
     (USAGE["assign"], "set the incident commander"),
     (USAGE["note"], "add a note to the timeline"),
     (USAGE["timeline"], "the whole timeline, oldest first"),
+    (USAGE["stats"], "counts, MTTA and MTTR per severity (default: 30d)"),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.service.refusals import authorized_incident, refuse
 from bot.service.unit_of_work import IncidentStore, UnitOfWork, UnitOfWorkFactory
@@ -24,6 +24,7 @@ from domain import (
     TimelineEvent,
 )
 from domain.incident_lifecycle import decide_transition
+from domain.stats import IncidentStats, StatsWindow
 from domain.validation import validate_description, validate_note, validate_title
 
 # Attempts at the guarded UPDATE before giving up: each retry means another writer committed first.
@@ -135,6 +136,11 @@ class IncidentService:
             return await incidents.list_incidents(
                 team_id, list_filter=list_filter, severity=severity, after=after, limit=limit
             )
+
+    async def stats(self, team_id: str, window: StatsWindow, *, now: datetime) -> IncidentStats:
+        """Incidents declared in `window` up to `now` (the door's clock), and those active now."""
+        async with self._uow_factory.reader() as incidents:
+            return await incidents.stats(team_id, window, since=window.since(now))
 
     # ---- changes -------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain import EventKind, Incident, ListFilter, ListPosition, Page, Severity, Status, TimelineEvent
+from domain.stats import IncidentStats, StatsWindow
 
 
 class IncidentReader(Protocol):
@@ -29,6 +30,8 @@ class IncidentReader(Protocol):
         after: ListPosition | None = None,
         limit: int = 10,
     ) -> Page: ...
+
+    async def stats(self, team_id: str, window: StatsWindow, *, since: datetime | None) -> IncidentStats: ...
 
 
 class IncidentStore(IncidentReader, Protocol):

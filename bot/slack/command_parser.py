@@ -8,6 +8,7 @@ from bot.render.help import ALL_USAGES, USAGE
 from bot.slack_ids import STORED_ID_MAX, fits_storage, mentioned_user
 from domain import DEFAULT_SEVERITY, IncidentValidationError, ListFilter, Severity, Status
 from domain.incident_lifecycle import VERB_TARGETS
+from domain.stats import DEFAULT_STATS_WINDOW, StatsWindow, parse_stats_window
 from domain.validation import (
     looks_like_severity,
     parse_incident_id,
@@ -89,6 +90,11 @@ class Timeline:
     incident_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class Stats:
+    window: StatsWindow = DEFAULT_STATS_WINDOW
+
+
 Command = (
     Help
     | Declare
@@ -100,6 +106,7 @@ Command = (
     | Assign
     | AddNote
     | Timeline
+    | Stats
 )
 
 
@@ -178,6 +185,8 @@ def parse_command(text: str, *, channel_incident: int | None = None) -> Command:
             return AddNote(incident_id, validate_note(more, required=True))
         except IncidentValidationError as exc:
             raise _with_usage("note", exc) from None
+    if verb == "stats":
+        return _parse_stats(rest)
     shown = words[0][:30]
     # SPEC §4: the list of subcommands itself, not only a pointer to help.
     raise CommandUsageError(f"`{shown}` is not a subcommand. Try `/incident help`.", ALL_USAGES)
@@ -200,6 +209,16 @@ def _parse_declare(rest: str) -> Declare | OpenDeclareModal:
     except IncidentValidationError as exc:
         raise _with_usage("new", exc) from None
     return Declare(title, severity or DEFAULT_SEVERITY)
+
+
+def _parse_stats(rest: str) -> Stats:
+    args = rest.split()
+    if len(args) > 1:
+        raise CommandUsageError("`stats` takes at most one window.", USAGE["stats"])
+    try:
+        return Stats(parse_stats_window(args[0]) if args else DEFAULT_STATS_WINDOW)
+    except IncidentValidationError as exc:
+        raise _with_usage("stats", exc) from None
 
 
 def _parse_list(rest: str) -> ListIncidents:

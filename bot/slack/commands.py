@@ -14,6 +14,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.render.card import card_text, render_card
 from bot.render.help import render_help
 from bot.render.modal import render_declare_modal
+from bot.render.stats import render_stats, stats_text
 from bot.render.wording import verb_past_tense
 from bot.runtime import ListenerDeps
 from bot.slack.command_parser import (
@@ -25,6 +26,7 @@ from bot.slack.command_parser import (
     ListIncidents,
     OpenDeclareModal,
     Show,
+    Stats,
     Timeline,
     Transition,
     parse_command,
@@ -96,6 +98,9 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
                         after=None,
                     )
                 )
+            case Stats(window=window):
+                stats = await service.stats(team_id, window, now=deps.clock())
+                await ack(text=stats_text(stats), blocks=render_stats(stats))
             case Show(incident_id=incident_id):
                 structlog.contextvars.bind_contextvars(incident_id=incident_id)
                 incident, timeline = await service.show(team_id, incident_id)
