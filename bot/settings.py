@@ -76,6 +76,9 @@ class Settings:
     reminders: Cadence = field(default_factory=lambda: dict(DEFAULT_CADENCE))
     incident_channel_mode: ChannelMode = "shared"
     incident_channel_archive_after: timedelta | None = None  # None: never
+    metrics_enabled: bool = True  # SPEC §16; off only to measure what instrumentation costs
+    # prometheus_client's multiprocess directory; `serve --workers N` makes one when it is unset
+    metrics_multiprocess_dir: str | None = None
 
     def __repr__(self) -> str:  # never print secrets
         return (
@@ -263,4 +266,6 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         reminders=_reminders(env),
         incident_channel_mode=_channel_mode(env),
         incident_channel_archive_after=_archive_after(env),
+        metrics_enabled=_bool(env, "METRICS_ENABLED", True),
+        metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
     )
