@@ -112,3 +112,27 @@ async def test_slack_errors_and_a_card_change_are_counted(bot: BotHarness, stand
     assert _delta(after, before, SLACK_ERRORS, method=post, error="ratelimited") == 1
     assert _delta(after, before, SLACK_ERRORS, method=post, error="other") == 1  # an unknown code
     assert _delta(after, before, DELIVERED, kind="card") == 1
+
+
+async def test_outbox_gauges_follow_a_slack_outage(bot: BotHarness, stand_in: SlackStandIn) -> None:
+    start = await scrape(bot.session, bot.url)
+    assert (start.value(PENDING), start.value(FAILED)) == (0, 0)
+    stand_in.set_down(True)
+    for title in ("Checkout down", "Search down"):
+        await bot.command(f"new sev1 {title}", channel=INCIDENTS)
+    down = await wait_scrape(
+        bot.session,
+        bot.url,
+        lambda s: s.value(SLACK_ERRORS, method="chat.postMessage", error="http_5xx") >= 2,
+    )
+    assert down.value(PENDING) == 2  # nothing lost, nothing delivered
+    stand_in.set_down(False)
+    await wait_scrape(bot.session, bot.url, lambda s: s.value(PENDING) == 0, timeout=20)
+    assert len(stand_in.messages(INCIDENTS)) == 2
+
+    # a refusal no retry fixes: kept as failed, for an operator
+    stand_in.fail_next("chat.postMessage", error="channel_not_found")
+    await bot.command("new sev2 Lost card", channel=INCIDENTS)
+    after = await wait_scrape(bot.session, bot.url, lambda s: s.value(FAILED) == 1)
+    assert after.value(PENDING) == 0
+    assert after.value(SLACK_ERRORS, method="chat.postMessage", error="channel_not_found") == 1
