@@ -74,7 +74,7 @@ def count_delivered(metrics: Metrics, sent: Sent, now: datetime) -> None:
     batch also counts its one thread message (`thread`)."""
     for claimed in sent.batch.rows:
         n = claimed.notification
-        metrics.delivered(_DELIVERED_KIND[n.kind], (now - n.created_at).total_seconds())
+        metrics.delivered(_DELIVERED_KIND.get(n.kind, "other"), (now - n.created_at).total_seconds())
     if sent.batch.kind is NotificationKind.CARD_CHANGED:
         metrics.delivered("thread", None)
 
