@@ -44,7 +44,8 @@ from playground.slack_socket import DEFAULT_APP_TOKEN, SocketModeServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"  # noqa: S105 -- throwaway
-TARGETS = ("bare", "raw", "bot", "socket")
+# `nometrics`: the bot built with METRICS_ENABLED=false, to price the instrumentation (SPEC §16).
+TARGETS = ("bare", "raw", "nometrics", "bot", "socket")
 COMMANDS = ("list", "show")
 CONCURRENCY = (1, 32)
 MAX_LATENCY_MS, RSS_MAX_MB = 1000.0, 150.0
@@ -332,6 +333,7 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
                 _cell(report, "socket", command, concurrency),
             )
             print(f"  {command} c={concurrency}: HTTP {http.p50_ms:.2f}, socket {over_socket.p50_ms:.2f}")
+    _print_metrics_cost(report)
     worst = max(c.max_ms for c in report.cells + report.soak if c.target == "bot")
     errors = sum(c.errors for c in report.cells + report.soak)
     print(f"  bot max over every cell and the soak: {worst:.1f} ms ", end="")
@@ -343,6 +345,19 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
         pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
         print("… and by cumulative time:")
         pstats.Stats(args.profile).sort_stats("cumulative").print_stats(40)
+
+
+def _print_metrics_cost(report: Report) -> None:
+    print("\nInstrumentation cost (bot / nometrics; target under +5%):")
+    for command in COMMANDS:
+        for concurrency in CONCURRENCY:
+            bot, bare = (
+                _cell(report, "bot", command, concurrency),
+                _cell(report, "nometrics", command, concurrency),
+            )
+            p50 = bot.p50_ms / bare.p50_ms - 1
+            cpu = sum(bot.cpu_ms_per_req) / sum(bare.cpu_ms_per_req) - 1
+            print(f"  {command} c={concurrency}: p50 {p50:+.1%}, server CPU per request {cpu:+.1%}")
 
 
 def _print_memory(report: Report) -> None:

@@ -17,6 +17,7 @@ import cProfile
 import os
 import signal
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -132,11 +133,10 @@ def serve(kind: str, port: int, env: Mapping[str, str], *, parent: int, profile:
     # Same processors and JSON rendering as production; only the sink differs, so the table stays readable.
     devnull = open(os.devnull, "w")  # noqa: SIM115 -- lives as long as the process
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(devnull))
-    app = (
-        build_application(settings)
-        if kind in ("bot", "socket")
-        else build_bare_app(settings, raw_queries=kind == "raw")
-    )
+    if kind in ("bot", "nometrics", "socket"):
+        app = build_application(replace(settings, metrics_enabled=kind != "nometrics"))
+    else:
+        app = build_bare_app(settings, raw_queries=kind == "raw")
     profiler: Any = cProfile.Profile() if profile else None
     if profiler is not None:
         profiler.enable()

@@ -7,11 +7,13 @@ import secrets
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -26,6 +28,10 @@ from bot.api.routes import add_api_routes
 from bot.api.tokens import TokenCodec
 from bot.background import BackgroundTasks
 from bot.http_routes import add_routes
+from bot.metrics.api_edge import api_metrics_middleware
+from bot.metrics.exposition import add_metrics_route
+from bot.metrics.instruments import Metrics
+from bot.metrics.slack_errors import SlackErrorRecorder
 from bot.relay.channels import ChannelConfig, IncidentChannels
 from bot.relay.outbox_relay import OutboxRelay, RelayConfig
 from bot.relay.reminder_scheduler import ReminderScheduler
@@ -36,6 +42,7 @@ from bot.service.reminders import ReminderService
 from bot.settings import Settings
 from bot.slack.cursors import CursorCodec
 from bot.slack.listeners import register_listeners
+from bot.slack.metered_app import MeteredApp
 from bot.slack.request_guard import MAX_BODY_BYTES
 from bot.slack.timeline_cursors import TimelineCursorCodec
 from bot.socket_mode import SocketModeConfig, SocketModeConnection
@@ -97,17 +104,18 @@ def build_scheduler(uow_factory: UnitOfWorkFactory, relay: Relay) -> ReminderSch
     )
 
 
-def build_web_client(settings: Settings, *, retries: bool = True, with_token: bool = True) -> AsyncWebClient:
-    """The Slack Web API client. bolt's copy carries no token: bolt takes it from `authorize` per request."""
-    handlers = (
-        [
+def build_web_client(
+    settings: Settings, *, retries: bool = True, with_token: bool = True, metrics: Metrics | None = None
+) -> AsyncWebClient:
+    """The Slack Web API client. bolt's copy carries no token: bolt takes it from `authorize` per request
+    (and copies the retry handlers, so the error recorder counts its calls too)."""
+    handlers: list[AsyncRetryHandler] = [SlackErrorRecorder(metrics)] if metrics is not None else []
+    if retries:
+        handlers += [
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=2),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ]
-        if retries
-        else []
-    )
     return AsyncWebClient(
         token=settings.bot_token if with_token else None,
         base_url=settings.slack_api_url,
@@ -116,7 +124,9 @@ def build_web_client(settings: Settings, *, retries: bool = True, with_token: bo
     )
 
 
-def build_bolt_app(settings: Settings, client: AsyncWebClient, deps: ListenerDeps) -> AsyncApp:
+def build_bolt_app(
+    settings: Settings, client: AsyncWebClient, deps: ListenerDeps, metrics: Metrics | None = None
+) -> AsyncApp:
     async def authorize(
         enterprise_id: str | None, team_id: str | None, user_id: str | None
     ) -> AuthorizeResult:
@@ -125,16 +135,18 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient, deps: ListenerDep
             enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=settings.bot_token
         )
 
-    app = AsyncApp(
-        signing_secret=settings.signing_secret,
-        client=client,
-        authorize=authorize,
+    options: dict[str, Any] = {
+        "signing_secret": settings.signing_secret,
+        "client": client,
+        "authorize": authorize,
         # The listener's ack is the HTTP response: no 10 ms ack polling, replies ride in the ack body.
-        process_before_response=True,
+        "process_before_response": True,
         # bot.slack.request_guard verified the signature before bolt saw it (and answers 401, not 500).
-        request_verification_enabled=False,
-        raise_error_for_unhandled_request=False,
-    )
+        "request_verification_enabled": False,
+        "raise_error_for_unhandled_request": False,
+    }
+    # Metered at the dispatch every transport calls (SPEC §16); plain bolt with METRICS_ENABLED=false.
+    app = MeteredApp(metrics=metrics, **options) if metrics is not None else AsyncApp(**options)
     register_listeners(app, deps)
     return app
 
@@ -161,9 +173,14 @@ def build_application(
         read_engine=read_engine,
         reminders=ReminderPlan(cadence=settings.reminders, offset=clock_offset),
     )
-    web_client = build_web_client(settings, with_token=False)
+    metrics = (
+        Metrics(multiprocess_dir=settings.metrics_multiprocess_dir) if settings.metrics_enabled else None
+    )
+    web_client = build_web_client(settings, with_token=False, metrics=metrics)
     tasks = BackgroundTasks()
     relay = relay_factory(settings, uow_factory) if relay_factory else None
+    if metrics is not None and isinstance(relay, OutboxRelay):
+        relay.observe(metrics)
     scheduler = build_scheduler(uow_factory, relay) if relay else None
     if scheduler is not None:
         clock_offset.subscribe(scheduler.wake)
@@ -183,9 +200,12 @@ def build_application(
             else None
         ),
     )
-    bolt_app = build_bolt_app(settings, web_client, deps)
+    bolt_app = build_bolt_app(settings, web_client, deps, metrics)
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[api_metrics_middleware(metrics)] if metrics is not None else [],
+    )
     app[RUNTIME] = Runtime(
         settings=settings,
         engine=engine,
@@ -205,6 +225,7 @@ def build_application(
             if settings.app_token is not None
             else None
         ),
+        metrics=metrics,
     )
     app[API] = ApiContext(
         service=service,
@@ -216,6 +237,8 @@ def build_application(
         read_scope=lambda: pinned_reads(read_engine),
     )
     add_routes(app)
+    if metrics is not None:
+        add_metrics_route(app, metrics)
     add_api_routes(app)
     add_alert_routes(
         app,
@@ -230,6 +253,7 @@ def build_application(
             incident_channel=settings.incident_channel,
             grafana_secret=settings.grafana_webhook_secret,
             clock=clock,
+            metrics=metrics,
         ),
     )
     app.on_startup.append(_on_startup)

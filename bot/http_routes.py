@@ -4,10 +4,7 @@ routes are added by `bot.api.routes`)."""
 from __future__ import annotations
 
 import json
-import os
-import traceback
 import uuid
-from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -16,24 +13,20 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.runtime import RUNTIME
 from bot.slack.errors import OUR_FAULT
+from bot.slack.failures import raised_in_our_code
 from bot.slack.request_guard import MAX_BODY_BYTES, check_slack_request
 from storage.database import read_schema_state
 
 log = structlog.get_logger(__name__)
 
 
-_OUR_PACKAGES = tuple(
-    str(Path(__file__).resolve().parents[1] / name) + os.sep for name in ("bot", "domain", "storage")
-)
+__all__ = ["add_routes", "raised_in_our_code"]
 
 
-def raised_in_our_code(exc: BaseException) -> bool:
-    """True when a frame below the catching one is ours: bolt only routed, the failing code is ours."""
-    frames = list(traceback.walk_tb(exc.__traceback__))[1:]  # the first is the frame that caught it
-    return any(frame.f_code.co_filename.startswith(_OUR_PACKAGES) for frame, _line in frames)
-
-
-def _reject(status: int, reason: str) -> web.Response:
+def _reject(status: int, reason: str, request: web.Request | None = None) -> web.Response:
+    """A request refused at the HTTP edge (it never reached bolt): counted as `invalid`."""
+    if request is not None and (metrics := request.app[RUNTIME].metrics) is not None:
+        metrics.slack_request("other", "invalid", None)
     return web.json_response({"ok": False, "error": reason}, status=status)
 
 
@@ -42,22 +35,22 @@ async def slack_events(request: web.Request) -> web.StreamResponse:
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request.headers.get("X-Request-Id") or uuid.uuid4().hex)
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return _reject(413, "request body over 1 MiB")
+        return _reject(413, "request body over 1 MiB", request)
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return _reject(413, "request body over 1 MiB")
+        return _reject(413, "request body over 1 MiB", request)
     rejection = check_slack_request(request.headers, body, runtime.settings.signing_secret)
     if rejection is not None:
         log.warning("slack.request.rejected", status=rejection.status, reason=rejection.reason)
-        return _reject(rejection.status, rejection.reason)
+        return _reject(rejection.status, rejection.reason, request)
     try:
         bolt_request = AsyncBoltRequest(
             body=body.decode("utf-8"), query=request.query_string, headers=dict(request.headers)
         )
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # not the JSON object it claims to be
         log.warning("slack.request.malformed", error=type(exc).__name__)
-        return _reject(400, "malformed Slack payload")
+        return _reject(400, "malformed Slack payload", request)
     try:
         bolt_response = await runtime.bolt_app.async_dispatch(bolt_request)
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:

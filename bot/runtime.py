@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.background import BackgroundTasks
+from bot.metrics.instruments import Metrics
 from bot.relay.reminder_scheduler import ReminderScheduler
 from bot.service.incidents import IncidentService
 from bot.service.reminders import ReminderService
@@ -71,6 +72,7 @@ class Runtime:
     scheduler: ReminderScheduler | None = None  # update reminders (SPEC §13); runs beside the relay
     clock_offset: ClockOffset | None = None  # reminders' clock offset: 0 except in tests and the playground
     socket: SlackConnection | None = None  # Socket Mode (SPEC §15); None in HTTP mode
+    metrics: Metrics | None = None  # SPEC §16; None with METRICS_ENABLED=false
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

@@ -13,10 +13,14 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
+from dataclasses import replace
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
 
 import structlog
@@ -40,11 +44,39 @@ def serve(settings: Settings, *, workers: int = 1) -> int:
     """Serve until told to stop; the exit code for the CLI (0 when every worker stopped cleanly)."""
     configure_logging(settings.log_format)
     if workers <= 1:
+        if settings.metrics_multiprocess_dir is not None:
+            _clean_metrics_dir(Path(settings.metrics_multiprocess_dir))
         _run_app(settings, reuse_port=False)  # a refused app token stops its start-up
         return 0
     if settings.app_token is not None:  # once, here: not N workers crash-looping on a refused token
         asyncio.run(check_app_token(settings))
-    return _supervise(settings, workers)
+    if not settings.metrics_enabled:
+        return _supervise(settings, workers)
+    return _supervise_with_shared_metrics(settings, workers)
+
+
+def _clean_metrics_dir(path: Path) -> None:
+    """A previous run's per-process files would be summed into this run's counters: start from none."""
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+
+
+def _supervise_with_shared_metrics(settings: Settings, workers: int) -> int:
+    """One scrape of any worker must see them all (SPEC §16): prometheus_client's multiprocess mode.
+
+    The directory (`PROMETHEUS_MULTIPROC_DIR`, or a fresh temporary one) is cleaned here, before any
+    worker starts; the variable is in the environment the spawned workers inherit, so their
+    prometheus_client keeps every value in a per-process file there, which a scrape sums."""
+    own = settings.metrics_multiprocess_dir is None
+    path = Path(settings.metrics_multiprocess_dir or tempfile.mkdtemp(prefix="incident-tracker-metrics-"))
+    _clean_metrics_dir(path)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    try:
+        return _supervise(replace(settings, metrics_multiprocess_dir=str(path)), workers)
+    finally:
+        if own:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _run_app(settings: Settings, *, reuse_port: bool) -> None:

@@ -77,6 +77,9 @@ class Settings:
     incident_channel_mode: ChannelMode = "shared"
     incident_channel_archive_after: timedelta | None = None  # None: never
     app_token: str | None = None  # `xapp-…`: Socket Mode (SPEC §15); None: HTTP mode
+    metrics_enabled: bool = True  # SPEC §16; off only to measure what instrumentation costs
+    # prometheus_client's multiprocess directory; `serve --workers N` makes one when it is unset
+    metrics_multiprocess_dir: str | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -296,4 +299,6 @@ def load_settings(env: Mapping[str, str], *, dev: bool = False) -> Settings:
         incident_channel_mode=_channel_mode(env),
         incident_channel_archive_after=_archive_after(env),
         app_token=app_token,
+        metrics_enabled=_bool(env, "METRICS_ENABLED", True),
+        metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
     )

@@ -22,8 +22,15 @@ from bot.api.auth import authenticate
 from bot.api.context import API
 from bot.api.grafana_signature import signature_problem
 from bot.api.problems import Problem
-from bot.api.routes import BASE
-from bot.service.alerts import AlertContentionError, AlertIntakeService, AlertOutcome, NoAlertChannelError
+from bot.api.routes import BASE, problem_for
+from bot.metrics.instruments import Metrics
+from bot.service.alerts import (
+    AlertContentionError,
+    AlertIntakeService,
+    AlertOutcome,
+    NoAlertChannelError,
+    Outcome,
+)
 from bot.slack.request_guard import MAX_BODY_BYTES
 from domain.alerts import AlertSource
 from domain.api_tokens import Scope
@@ -40,6 +47,7 @@ class AlertIntakeContext:
     incident_channel: str | None
     grafana_secret: bytes | None
     clock: Callable[[], datetime]
+    metrics: Metrics | None = None  # SPEC §16: every notification counted here, by what it did
 
 
 ALERTS = web.AppKey("alerts", AlertIntakeContext)
@@ -79,7 +87,30 @@ def _summary(result: AlertOutcome) -> dict[str, object]:
     }
 
 
+# What a notification did, as `incident_tracker_alerts_received_total{result}` names it.
+_RESULT = {
+    Outcome.DECLARED: "declared",
+    Outcome.UPDATED: "noted",
+    Outcome.UNCHANGED: "duplicate",
+    Outcome.IGNORED: "ignored",
+}
+
+
 async def _intake(request: web.Request, source: AlertSource) -> web.Response:
+    metrics = request.app[ALERTS].metrics
+    try:
+        response, outcome = await _handle(request, source)
+    except Exception as exc:
+        if metrics is not None:  # a refusal (4xx) is `invalid`; a 5xx (the database away) is `error`
+            problem = problem_for(exc)
+            metrics.alert_received(source.value, "invalid" if problem and problem.status < 500 else "error")
+        raise
+    if metrics is not None:
+        metrics.alert_received(source.value, _RESULT[outcome])
+    return response
+
+
+async def _handle(request: web.Request, source: AlertSource) -> tuple[web.Response, Outcome]:
     ctx = request.app[ALERTS]
     try:
         principal = await authenticate(request, request.app[API], Scope.ALERTS_WRITE)
@@ -110,7 +141,7 @@ async def _intake(request: web.Request, source: AlertSource) -> web.Response:
             raise
         log.warning("alerts.database.unavailable", error=type(exc).__name__)
         raise _unavailable("The database did not answer; nothing was stored. Retry later.") from None
-    return web.Response(text=json.dumps(_summary(result)), content_type="application/json")
+    return web.Response(text=json.dumps(_summary(result)), content_type="application/json"), result.outcome
 
 
 async def alertmanager(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.metrics.instruments import Metrics
 from bot.relay.batch import Batch
 from bot.relay.channels import IncidentChannels
 from bot.relay.destination import Destination, change_destination
@@ -57,6 +58,25 @@ def log_delivered(recorded_now: Sequence[Sent], recorded: set[int], now: datetim
                 attempts=n.attempts + 1,
                 batch=len(sent.batch.rows),
             )
+
+
+# What a delivered row was, as `incident_tracker_notifications_delivered_total{kind}` names it.
+_DELIVERED_KIND = {
+    NotificationKind.CARD_POSTED: "card",
+    NotificationKind.CARD_CHANGED: "update",
+    NotificationKind.REMINDER: "reminder",
+    NotificationKind.CHANNEL_ARCHIVE: "channel",
+}
+
+
+def count_delivered(metrics: Metrics, sent: Sent, now: datetime) -> None:
+    """Slack accepted `sent`: each row counted by kind with its commit-to-answer time; a card change
+    batch also counts its one thread message (`thread`)."""
+    for claimed in sent.batch.rows:
+        n = claimed.notification
+        metrics.delivered(_DELIVERED_KIND.get(n.kind, "other"), (now - n.created_at).total_seconds())
+    if sent.batch.kind is NotificationKind.CARD_CHANGED:
+        metrics.delivered("thread", None)
 
 
 class Courier:

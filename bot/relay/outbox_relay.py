@@ -47,9 +47,11 @@ import aiohttp
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.metrics.instruments import Metrics
+from bot.metrics.slack_errors import SlackErrorRecorder
 from bot.relay.batch import Batch
 from bot.relay.channels import IncidentChannels
-from bot.relay.delivery import Courier, bound_log, log_delivered
+from bot.relay.delivery import Courier, bound_log, count_delivered, log_delivered
 from bot.relay.leases import Holdings
 from bot.relay.pacing import ChannelPacer
 from bot.relay.policy import PERMANENT_ERRORS, RelayConfig, backoff_delay
@@ -113,6 +115,12 @@ class OutboxRelay:
         self._in_flight = 0  # claimed rows in the lanes (a batch's top-up rows do not count)
         self._holdings = Holdings(store, worker_id, self._config.lease)
         self._claim_batch = max(1, self._config.max_in_flight // 4)
+        self._metrics: Metrics | None = None
+
+    def observe(self, metrics: Metrics) -> None:
+        """Count deliveries, and the relay client's failed Slack calls (the composition root wires it)."""
+        self._metrics = metrics
+        self._client.retry_handlers.insert(0, SlackErrorRecorder(metrics))
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -268,6 +276,8 @@ class OutboxRelay:
             sent = await self._courier.deliver(ready, lane.channel) if ready is not None else None
             batch, lane.current = lane.current, None
             if sent is not None:  # held until the recorder has it
+                if self._metrics is not None:
+                    count_delivered(self._metrics, sent, self._clock())
                 self._recorder.add(sent)
             self._finished(lane, batch, sent=sent is not None)
 

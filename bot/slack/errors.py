@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from bot.render.modal import declare_errors_response
 from bot.runtime import ListenerDeps
 from bot.slack.command_parser import CommandUsageError
+from bot.slack.metered_app import mark_failure
 from bot.slack.replies import refusal
 from domain import DomainError, IncidentValidationError
 
@@ -56,6 +57,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], request: AsyncBoltRequest) -> BoltResponse:
         _log(error)
+        mark_failure(request.context, error)
         message, usage = _message_for(error)
         payload_type = body.get("type")
         if payload_type == "view_submission":
