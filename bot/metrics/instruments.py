@@ -15,6 +15,8 @@ import re
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from bot.relay.policy import PERMANENT_ERRORS
+
 SLACK_KINDS = ("command", "action", "view", "event")
 SLACK_OUTCOMES = ("ok", "refused", "invalid", "error")
 DELIVERY_KINDS = ("card", "update", "thread", "channel", "reminder")
@@ -22,32 +24,13 @@ ALERT_SOURCES = ("alertmanager", "grafana")
 ALERT_RESULTS = ("declared", "noted", "duplicate", "ignored", "invalid", "error")
 OTHER = "other"
 
-# Slack error codes a label may take; any other code is counted as `other`.
-KNOWN_SLACK_ERRORS = frozenset(
+# Slack error codes a label may take (the relay's permanent ones and these); any other code is `other`.
+KNOWN_SLACK_ERRORS = PERMANENT_ERRORS | frozenset(
     {
         "ratelimited",
         "timeout",
         "connection",
         "http_5xx",
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "no_permission",
-        "missing_scope",
-        "restricted_action",
-        "msg_too_long",
-        "no_text",
-        "invalid_blocks",
-        "invalid_arguments",
-        "message_not_found",
-        "cant_update_message",
-        "edit_window_closed",
-        "team_access_not_granted",
         "name_taken",
         "already_in_channel",
         "cant_invite_self",
