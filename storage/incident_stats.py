@@ -128,11 +128,18 @@ STAMPS = {"ack": IncidentRow.acknowledged_at, "res": IncidentRow.resolved_at}
 
 @cache
 def _counts() -> TextClause:
-    """A team's whole history, per severity: declared, acknowledged, resolved, in one pass over its
-    range of `ix_incidents_stats`, already in severity order."""
+    """A team's whole history, per severity: declared, acknowledged, resolved.
+
+    One arm per severity, each a range of `ix_incidents_stats` read index-only. Grouped by severity
+    over the team instead, PostgreSQL reads the whole table (a parallel seq scan, 1.5-2x slower on a
+    million incidents); the arms are run side by side (Parallel Append)."""
     return text(
-        "SELECT severity, count(*) AS declared, count(acknowledged_at) AS acked, "
-        "count(resolved_at) AS resolved FROM incidents WHERE team_id = :team_id GROUP BY severity"
+        " UNION ALL ".join(
+            f"SELECT '{s.value}' AS severity, count(*) AS declared, "  # noqa: S608 (fixed fragments)
+            "count(acknowledged_at) AS acked, count(resolved_at) AS resolved "
+            f"FROM incidents WHERE team_id = :team_id AND severity = '{s.value}'"
+            for s in Severity
+        )
     )
 
 
