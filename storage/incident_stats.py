@@ -11,7 +11,8 @@ Over a team's whole history (`all`) a sort of every incident it ever had would g
 percentile is read as a position in `ix_incidents_mtta[_severity]` / `ix_incidents_mttr[_severity]`,
 which hold the durations in order: `ORDER BY … LIMIT 2 OFFSET floor(p * (n - 1))` (from whichever end
 is nearer), and the two values are interpolated as `percentile_cont` does. `n` comes from one counting
-statement first.
+statement first (one index-only range of `ix_incidents_stats` per severity). On PostgreSQL the walks are
+shared out over two connections of the read engine, run at once; SQLite walks them one after another.
 """
 
 from __future__ import annotations
