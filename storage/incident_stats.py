@@ -11,11 +11,13 @@ Over a team's whole history (`all`) a sort of every incident it ever had would g
 percentile is read as a position in `ix_incidents_mtta[_severity]` / `ix_incidents_mttr[_severity]`,
 which hold the durations in order: `ORDER BY … LIMIT 2 OFFSET floor(p * (n - 1))` (from whichever end
 is nearer), and the two values are interpolated as `percentile_cont` does. `n` comes from one counting
-statement first.
+statement first (one index-only range of `ix_incidents_stats` per severity). On PostgreSQL the walks are
+shared out over two connections of the read engine, run at once; SQLite walks them one after another.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import replace
@@ -128,11 +130,18 @@ STAMPS = {"ack": IncidentRow.acknowledged_at, "res": IncidentRow.resolved_at}
 
 @cache
 def _counts() -> TextClause:
-    """A team's whole history, per severity: declared, acknowledged, resolved, in one pass over its
-    range of `ix_incidents_stats`, already in severity order."""
+    """A team's whole history, per severity: declared, acknowledged, resolved.
+
+    One arm per severity, each a range of `ix_incidents_stats` read index-only. Grouped by severity
+    over the team instead, PostgreSQL reads the whole table (a parallel seq scan, 1.5-2x slower on a
+    million incidents); the arms are run side by side (Parallel Append)."""
     return text(
-        "SELECT severity, count(*) AS declared, count(acknowledged_at) AS acked, "
-        "count(resolved_at) AS resolved FROM incidents WHERE team_id = :team_id GROUP BY severity"
+        " UNION ALL ".join(
+            f"SELECT '{s.value}' AS severity, count(*) AS declared, "  # noqa: S608 (fixed fragments)
+            "count(acknowledged_at) AS acked, count(resolved_at) AS resolved "
+            f"FROM incidents WHERE team_id = :team_id AND severity = '{s.value}'"
+            for s in Severity
+        )
     )
 
 
@@ -153,15 +162,28 @@ def _ordered(metric: str, severity: Severity | None, descending: bool) -> Select
     )
 
 
+def _positions(n: int, p: float) -> tuple[float, list[int]]:
+    """Where `percentile_cont(p)` of `n` values reads: its fractional position and the ranks around it."""
+    position = p * (n - 1)
+    first = math.floor(position)
+    return position, [first] if first == n - 1 else [first, first + 1]
+
+
+def _walk_length(n: int, p: float) -> int:
+    """Index entries walked to read the percentile, from whichever end is nearer (none when n is 0)."""
+    if n == 0:
+        return 0
+    wanted = _positions(n, p)[1]
+    return min(wanted[0], n - 1 - wanted[-1])
+
+
 async def _percentile(
     connection: AsyncConnection, team_id: str, metric: str, severity: Severity | None, n: int, p: float
 ) -> float | None:
     """`percentile_cont(p)` of `n` ordered durations, reading two rows at their position."""
     if n == 0:
         return None
-    position = p * (n - 1)
-    first = math.floor(position)
-    wanted = [first] if first == n - 1 else [first, first + 1]  # ascending indexes
+    position, wanted = _positions(n, p)  # ascending indexes
     descending = n - 1 - wanted[-1] < wanted[0]  # start from the nearer end
     offset = n - 1 - wanted[-1] if descending else wanted[0]
     params = {"team_id": team_id, "limit": len(wanted), "offset": offset}
@@ -172,7 +194,32 @@ async def _percentile(
         values.reverse()
     lo = values[0]
     hi = values[1] if len(values) > 1 else lo
-    return lo + (hi - lo) * (position - first)
+    return lo + (hi - lo) * (position - wanted[0])
+
+
+_Walk = tuple[str, Severity | None, int, float]  # metric, severity (None: all), n, p
+
+
+async def _walks(connection: AsyncConnection, team_id: str, walks: list[_Walk]) -> dict[_Walk, float | None]:
+    """Every percentile's walk. On PostgreSQL on two connections at once (this one and one more of its
+    engine's pool, for the length of the walks), the longest walks first, each to the connection with
+    less to walk so far; SQLite walks one after another on this one."""
+
+    async def run(on: AsyncConnection, mine: list[_Walk]) -> dict[_Walk, float | None]:
+        return {walk: await _percentile(on, team_id, *walk) for walk in mine}
+
+    if connection.dialect.name == "sqlite":
+        return await run(connection, walks)
+    lanes: tuple[list[_Walk], list[_Walk]] = ([], [])
+    load = [0, 0]
+    for walk in sorted(walks, key=lambda w: _walk_length(w[2], w[3]), reverse=True):
+        lane = load.index(min(load))
+        lanes[lane].append(walk)
+        load[lane] += _walk_length(walk[2], walk[3])
+    async with connection.engine.connect() as other, asyncio.TaskGroup() as group:
+        mine = group.create_task(run(connection, lanes[0]))
+        theirs = group.create_task(run(other, lanes[1]))
+    return mine.result() | theirs.result()
 
 
 async def _whole_history(connection: AsyncConnection, team_id: str) -> dict[Severity | None, SeverityStats]:
@@ -181,16 +228,27 @@ async def _whole_history(connection: AsyncConnection, team_id: str) -> dict[Seve
         _SEVERITIES[row.severity]: (int(row.declared), int(row.acked), int(row.resolved))
         for row in (await connection.execute(_counts(), {"team_id": team_id})).all()
     }
-    found: dict[Severity | None, SeverityStats] = {}
+    totals: dict[Severity | None, tuple[int, int, int]] = {}
     for severity in (*Severity, None):
         parts = [(0, 0, 0), *counted.values()] if severity is None else [counted.get(severity, (0, 0, 0))]
         declared, acked, resolved = (sum(column) for column in zip(*parts, strict=True))
-        summaries = []
-        for metric, n in (("ack", acked), ("res", resolved)):
-            median, p90 = [
-                await _percentile(connection, team_id, metric, severity, n, p) for p in PERCENTILES
-            ]
-            summaries.append(DurationSummary(n, median, p90))
+        totals[severity] = (declared, acked, resolved)
+    percentiles = await _walks(
+        connection,
+        team_id,
+        [
+            (metric, severity, n, p)
+            for severity, (_declared, acked, resolved) in totals.items()
+            for metric, n in (("ack", acked), ("res", resolved))
+            for p in PERCENTILES
+        ],
+    )
+    found: dict[Severity | None, SeverityStats] = {}
+    for severity, (declared, acked, resolved) in totals.items():
+        summaries = [
+            DurationSummary(n, *[percentiles[(metric, severity, n, p)] for p in PERCENTILES])
+            for metric, n in (("ack", acked), ("res", resolved))
+        ]
         found[severity] = SeverityStats(severity, declared, 0, *summaries)
     return found
 
