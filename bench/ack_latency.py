@@ -46,6 +46,19 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"  # noqa: S105 -- throwaway
 # `nometrics`: the bot built with METRICS_ENABLED=false, to price the instrumentation (SPEC §16).
 TARGETS = ("bare", "raw", "nometrics", "bot", "socket")
+KINDS = TARGETS
+
+
+def kind_of(target: str) -> str:
+    """`bot2` is a second, identical `bot` server (for an A/A comparison); `bot` is `bot`."""
+    kind = target.rstrip("0123456789")
+    if kind not in KINDS:
+        raise argparse.ArgumentTypeError(
+            f"unknown target {target!r}: one of {', '.join(KINDS)}, or one and a digit"
+        )
+    return kind
+
+
 COMMANDS = ("list", "show")
 CONCURRENCY = (1, 32)
 MAX_LATENCY_MS, RSS_MAX_MB = 1000.0, 150.0
@@ -186,17 +199,21 @@ async def measure(args: argparse.Namespace, cluster: PgCluster, report: Report) 
         )
         servers: dict[str, Server] = {}
         try:
-            for kind in TARGETS:
+            for target in args.targets:
+                kind = kind_of(target)
                 kind_env = {**env, "SLACK_APP_TOKEN": DEFAULT_APP_TOKEN} if kind == "socket" else env
-                servers[kind] = await start_server(kind, kind_env, args.profile if kind == "bot" else None)
-            servers["socket"].socket = socket_mode
+                profile = {"bot": args.profile, "nometrics": args.profile and f"{args.profile}.nometrics"}
+                servers[target] = await start_server(kind, kind_env, profile.get(target))
+            if "socket" in servers:
+                servers["socket"].socket = socket_mode
             timeout = aiohttp.ClientTimeout(total=30)
             async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=64), timeout=timeout
             ) as session:
                 for server in servers.values():
                     await server.wait_ready(session)
-                await socket_mode.wait_connected(timeout=60)
+                if "socket" in servers:
+                    await socket_mode.wait_connected(timeout=60)
                 await _run_load(args, session, servers, commands, count_connects, report)
         finally:
             for server in servers.values():
@@ -242,7 +259,7 @@ async def _run_load(
             count_connects=count_connects,
         )
 
-    for target in TARGETS:  # warm-up: imports, pools, caches; not counted
+    for target in args.targets:  # warm-up: imports, pools, caches; not counted
         warm = await cell(target, "mixed", 8, args.warmup, CellResult(target, "warm-up", 8))
         if warm.errors:
             raise RuntimeError(
@@ -253,7 +270,7 @@ async def _run_load(
         CellResult(target, command, concurrency)
         for command in COMMANDS
         for concurrency in CONCURRENCY
-        for target in TARGETS
+        for target in args.targets
     ]
     # Each cell runs in `rounds` slices, bare and bot alternating, so a noisy neighbour on the machine
     # weighs on both sides of every ratio alike.
@@ -311,7 +328,10 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
             f"{c.max_ms:.1f} | {c.rps:,.0f} | {user + system:.2f} ({user:.2f}+{system:.2f}) | "
             f"{c.db_connects} | {c.errors} |"
         )
+    targets = set(args.targets)
     for floor, (p50_max, share_min) in FLOOR_TARGETS.items():
+        if floor not in targets:
+            continue
         print(f"\nRatios (bot / {floor}):")
         for command in COMMANDS:
             for concurrency in CONCURRENCY:
@@ -325,15 +345,10 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
                     line += f"; throughput {share:.0%} "
                     line += f"(target ≥ {share_min:.0%}: {_verdict(share >= share_min)})"
                 print(line)
-    print("\nSocket Mode beside HTTP (the same bot; p50 ms, envelope sent → ack received):")
-    for command in COMMANDS:
-        for concurrency in CONCURRENCY:
-            http, over_socket = (
-                _cell(report, "bot", command, concurrency),
-                _cell(report, "socket", command, concurrency),
-            )
-            print(f"  {command} c={concurrency}: HTTP {http.p50_ms:.2f}, socket {over_socket.p50_ms:.2f}")
-    _print_metrics_cost(report)
+    if "socket" in targets:
+        _print_socket(report)
+    if "nometrics" in targets:
+        _print_metrics_cost(report, targets)
     worst = max(c.max_ms for c in report.cells + report.soak if c.target == "bot")
     errors = sum(c.errors for c in report.cells + report.soak)
     print(f"  bot max over every cell and the soak: {worst:.1f} ms ", end="")
@@ -347,17 +362,43 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
         pstats.Stats(args.profile).sort_stats("cumulative").print_stats(40)
 
 
-def _print_metrics_cost(report: Report) -> None:
-    print("\nInstrumentation cost (bot / nometrics; target under +5%):")
+def _print_socket(report: Report) -> None:
+    print("\nSocket Mode beside HTTP (the same bot; p50 ms, envelope sent → ack received):")
     for command in COMMANDS:
         for concurrency in CONCURRENCY:
-            bot, bare = (
+            http, over_socket = (
                 _cell(report, "bot", command, concurrency),
-                _cell(report, "nometrics", command, concurrency),
+                _cell(report, "socket", command, concurrency),
             )
-            p50 = bot.p50_ms / bare.p50_ms - 1
-            cpu = sum(bot.cpu_ms_per_req) / sum(bare.cpu_ms_per_req) - 1
-            print(f"  {command} c={concurrency}: p50 {p50:+.1%}, server CPU per request {cpu:+.1%}")
+            print(f"  {command} c={concurrency}: HTTP {http.p50_ms:.2f}, socket {over_socket.p50_ms:.2f}")
+
+
+def _print_metrics_cost(report: Report, targets: set[str]) -> None:
+    """bot against nometrics; and, when replicas ran (`bot2`, `nometrics2`), the same build against
+    itself: the A/A spread, what the bench reads as a difference between two identical servers."""
+    pairs = [("bot", "nometrics", "Instrumentation cost (bot / nometrics; target under +5%)")]
+    pairs += [
+        (f"bot{n}", f"nometrics{n}", f"Instrumentation cost, replica {n} (bot{n} / nometrics{n})")
+        for n in range(2, 10)
+        if {f"bot{n}", f"nometrics{n}"} <= targets
+    ]
+    pairs += [
+        (f"{kind}{n}", kind, f"A/A: {kind}{n} / {kind} (the same build twice; the bench's own spread)")
+        for kind in ("bot", "nometrics")
+        for n in range(2, 10)
+        if {kind, f"{kind}{n}"} <= targets
+    ]
+    for a, b, title in pairs:
+        print(f"\n{title}:")
+        for command in COMMANDS:
+            for concurrency in CONCURRENCY:
+                this, that = _cell(report, a, command, concurrency), _cell(report, b, command, concurrency)
+                p50 = this.p50_ms / that.p50_ms - 1
+                cpu = sum(this.cpu_ms_per_req) / sum(that.cpu_ms_per_req) - 1
+                print(
+                    f"  {command} c={concurrency}: p50 {p50:+.1%}, server CPU per request {cpu:+.1%} "
+                    f"({sum(this.cpu_ms_per_req):.2f} vs {sum(that.cpu_ms_per_req):.2f} ms)"
+                )
 
 
 def _print_memory(report: Report) -> None:
@@ -393,6 +434,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=int, default=300, help="uncounted requests per target first")
     parser.add_argument("--quick", action="store_true", help="small numbers, for a smoke run")
     parser.add_argument("--profile", metavar="PATH", help="cProfile the bot process into PATH and print it")
+    parser.add_argument(
+        "--targets",
+        type=lambda text: tuple(t for t in text.split(",") if kind_of(t)),
+        default=TARGETS,
+        help="servers to run, in slice order (default: all); `bot2` etc. is a second identical server "
+        "(an A/A check), e.g. --targets nometrics,bot,nometrics2,bot2. Needs `bot`.",
+    )
     parser.add_argument("--serve", choices=TARGETS, help=argparse.SUPPRESS)  # internal: one server process
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     return parser
