@@ -157,6 +157,8 @@ class Report:
     cells: list[CellResult] = field(default_factory=list)
     soak: list[CellResult] = field(default_factory=list)
     rss: list[tuple[str, int, float]] = field(default_factory=list)  # (label, requests so far, MB)
+    # (target, command, c) -> the server CPU ms per request of each round's slice, in round order
+    slice_cpu: dict[tuple[str, str, int], list[float]] = field(default_factory=dict)
 
 
 def _cell(report: Report, target: str, command: str, concurrency: int) -> CellResult:
@@ -272,13 +274,20 @@ async def _run_load(
         for concurrency in CONCURRENCY
         for target in args.targets
     ]
-    # Each cell runs in `rounds` slices, bare and bot alternating, so a noisy neighbour on the machine
-    # weighs on both sides of every ratio alike.
+    # Each cell runs in `rounds` slices, the targets alternating, so a noisy neighbour on the machine
+    # weighs on both sides of every ratio alike; every other round runs them in reverse order, so no
+    # target always follows the same one (A B B A: each sees the other's leftovers equally often).
     for round_no in range(args.rounds):
         share = args.requests // args.rounds + (round_no < args.requests % args.rounds)
-        for result in report.cells:
-            await cell(result.target, result.command, result.concurrency, share, result)
-            done += share if result.target == "bot" else 0
+        for group in range(0, len(report.cells), len(args.targets)):
+            same_cell = report.cells[group : group + len(args.targets)]
+            for result in same_cell if round_no % 2 == 0 else reversed(same_cell):
+                key = (result.target, result.command, result.concurrency)
+                n, cpu_s = result.n, result.server_user_s + result.server_sys_s
+                await cell(result.target, result.command, result.concurrency, share, result)
+                spent_ms = (result.server_user_s + result.server_sys_s - cpu_s) * 1000
+                report.slice_cpu.setdefault(key, []).append(spent_ms / max(1, result.n - n))
+                done += share if result.target == "bot" else 0
         print(f"  round {round_no + 1}/{args.rounds} of the latency cells done", flush=True)
     for result in report.cells:
         _progress(f"{result.target:4} {result.command:4} c={result.concurrency:<2}", result)
@@ -395,10 +404,19 @@ def _print_metrics_cost(report: Report, targets: set[str]) -> None:
                 this, that = _cell(report, a, command, concurrency), _cell(report, b, command, concurrency)
                 p50 = this.p50_ms / that.p50_ms - 1
                 cpu = sum(this.cpu_ms_per_req) / sum(that.cpu_ms_per_req) - 1
+                paired = _paired_cpu(report, a, b, command, concurrency)
                 print(
                     f"  {command} c={concurrency}: p50 {p50:+.1%}, server CPU per request {cpu:+.1%} "
-                    f"({sum(this.cpu_ms_per_req):.2f} vs {sum(that.cpu_ms_per_req):.2f} ms)"
+                    f"({sum(this.cpu_ms_per_req):.2f} vs {sum(that.cpu_ms_per_req):.2f} ms; "
+                    f"median of the rounds' paired ratios {paired:+.1%})"
                 )
+
+
+def _paired_cpu(report: Report, a: str, b: str, command: str, concurrency: int) -> float:
+    """The median over rounds of a's slice CPU per request / b's in the same round, minus 1: one
+    load burst moves one round, not the figure."""
+    ours, theirs = report.slice_cpu[(a, command, concurrency)], report.slice_cpu[(b, command, concurrency)]
+    return statistics.median(x / y for x, y in zip(ours, theirs, strict=True) if y) - 1
 
 
 def _print_memory(report: Report) -> None:
