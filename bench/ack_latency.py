@@ -45,8 +45,10 @@ from playground.slack_socket import DEFAULT_APP_TOKEN, SocketModeServer
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"  # noqa: S105 -- throwaway
 # `nometrics`: the bot built with METRICS_ENABLED=false, to price the instrumentation (SPEC §16).
-TARGETS = ("bare", "raw", "nometrics", "bot", "socket")
-KINDS = TARGETS
+KINDS = ("bare", "raw", "nometrics", "bot", "socket")
+# Two servers of each build, in the order A B A' B' (reversed every other round): each side's slices
+# follow the other side's alike, and the two of one build give the A/A spread the A/B gap is read against.
+TARGETS = ("bare", "raw", "nometrics", "bot", "nometrics2", "bot2", "socket")
 
 
 def kind_of(target: str) -> str:
@@ -383,33 +385,64 @@ def _print_socket(report: Report) -> None:
 
 
 def _print_metrics_cost(report: Report, targets: set[str]) -> None:
-    """bot against nometrics; and, when replicas ran (`bot2`, `nometrics2`), the same build against
-    itself: the A/A spread, what the bench reads as a difference between two identical servers."""
-    pairs = [("bot", "nometrics", "Instrumentation cost (bot / nometrics; target under +5%)")]
-    pairs += [
-        (f"bot{n}", f"nometrics{n}", f"Instrumentation cost, replica {n} (bot{n} / nometrics{n})")
-        for n in range(2, 10)
-        if {f"bot{n}", f"nometrics{n}"} <= targets
+    """Metered (`bot`, `bot2`, …) against unmetered (`nometrics`, …), pooled; beside it the A/A spread,
+    what the bench reads as a difference between two servers of the same build in the same run: a gap
+    inside it is not resolved. Then each pair, with the median of the rounds' paired CPU ratios."""
+    bots = sorted(t for t in targets if kind_of(t) == "bot")
+    plain = sorted(t for t in targets if kind_of(t) == "nometrics")
+    pairs = [
+        (f"bot{n}", f"nometrics{n}") for n in ("", *range(2, 10)) if {f"bot{n}", f"nometrics{n}"} <= targets
     ]
-    pairs += [
-        (f"{kind}{n}", kind, f"A/A: {kind}{n} / {kind} (the same build twice; the bench's own spread)")
-        for kind in ("bot", "nometrics")
-        for n in range(2, 10)
-        if {kind, f"{kind}{n}"} <= targets
-    ]
-    for a, b, title in pairs:
-        print(f"\n{title}:")
+    same = [(t, side[0]) for side in (bots, plain) for t in side[1:]]
+    print(f"\nInstrumentation cost, {'+'.join(bots)} / {'+'.join(plain)} (target under +5%):")
+    for command in COMMANDS:
+        for concurrency in CONCURRENCY:
+            _, _, line = _compare(
+                _pooled(report, bots, command, concurrency), _pooled(report, plain, command, concurrency)
+            )
+            spread = [
+                _compare(_cell(report, a, command, concurrency), _cell(report, b, command, concurrency))
+                for a, b in same
+            ]
+            aa = ""
+            if spread:
+                aa = f"; A/A spread p50 ±{max(abs(x[0]) for x in spread):.1%}, "
+                aa += f"CPU ±{max(abs(x[1]) for x in spread):.1%}"
+            print(f"  {command} c={concurrency}: {line}{aa}")
+    if not same:
+        print("  (one server per build: no A/A spread to read the gap against; see --targets)")
+    for a, b in pairs + same:
+        print(f"\n{a} / {b}{' (A/A: the same build twice)' if (a, b) in same else ''}:")
         for command in COMMANDS:
             for concurrency in CONCURRENCY:
-                this, that = _cell(report, a, command, concurrency), _cell(report, b, command, concurrency)
-                p50 = this.p50_ms / that.p50_ms - 1
-                cpu = sum(this.cpu_ms_per_req) / sum(that.cpu_ms_per_req) - 1
+                _, _, line = _compare(
+                    _cell(report, a, command, concurrency), _cell(report, b, command, concurrency)
+                )
                 paired = _paired_cpu(report, a, b, command, concurrency)
                 print(
-                    f"  {command} c={concurrency}: p50 {p50:+.1%}, server CPU per request {cpu:+.1%} "
-                    f"({sum(this.cpu_ms_per_req):.2f} vs {sum(that.cpu_ms_per_req):.2f} ms; "
-                    f"median of the rounds' paired ratios {paired:+.1%})"
+                    f"  {command} c={concurrency}: {line}; "
+                    f"median of the rounds' paired CPU ratios {paired:+.1%}"
                 )
+
+
+def _compare(this: CellResult, that: CellResult) -> tuple[float, float, str]:
+    p50 = this.p50_ms / that.p50_ms - 1
+    cpu = sum(this.cpu_ms_per_req) / sum(that.cpu_ms_per_req) - 1
+    line = (
+        f"p50 {p50:+.1%}, server CPU per request {cpu:+.1%} "
+        f"({sum(this.cpu_ms_per_req):.2f} vs {sum(that.cpu_ms_per_req):.2f} ms)"
+    )
+    return p50, cpu, line
+
+
+def _pooled(report: Report, targets: list[str], command: str, concurrency: int) -> CellResult:
+    pooled = CellResult("+".join(targets), command, concurrency)
+    for target in targets:
+        cell = _cell(report, target, command, concurrency)
+        pooled.latencies += cell.latencies
+        pooled.server_user_s += cell.server_user_s
+        pooled.server_sys_s += cell.server_sys_s
+    return pooled
 
 
 def _paired_cpu(report: Report, a: str, b: str, command: str, concurrency: int) -> float:
@@ -459,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="servers to run, in slice order (default: all); `bot2` etc. is a second identical server "
         "(an A/A check), e.g. --targets nometrics,bot,nometrics2,bot2. Needs `bot`.",
     )
-    parser.add_argument("--serve", choices=TARGETS, help=argparse.SUPPRESS)  # internal: one server process
+    parser.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)  # internal: one server process
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     return parser
 
