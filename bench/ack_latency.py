@@ -11,6 +11,10 @@ one raw asyncpg query (the least work a reply that reads the database can do). T
 raw p50 and bot throughput at c=32 ≥ 50% of raw (issue 9); bot max < 1 s; bot RSS ≤ 150 MB and flat over
 the soak. The ratios to `bare` are printed too (the earlier target, 3× and 50%). `socket` is the bot
 again, the same commands sent as Socket Mode envelopes (ack latency over the WebSocket), beside HTTP.
+`nometrics` is the bot with METRICS_ENABLED=false (SPEC §16's cost); two servers of each build run
+(`bot2`, `nometrics2`), so the bot/nometrics gap is printed beside the A/A spread of identical servers:
+
+    .venv/bin/python -m bench.ack_latency --soak 0 --targets nometrics,bot,nometrics2,bot2   # only that
 """
 
 from __future__ import annotations
