@@ -11,6 +11,10 @@ one raw asyncpg query (the least work a reply that reads the database can do). T
 raw p50 and bot throughput at c=32 ≥ 50% of raw (issue 9); bot max < 1 s; bot RSS ≤ 150 MB and flat over
 the soak. The ratios to `bare` are printed too (the earlier target, 3× and 50%). `socket` is the bot
 again, the same commands sent as Socket Mode envelopes (ack latency over the WebSocket), beside HTTP.
+`nometrics` is the bot with METRICS_ENABLED=false (SPEC §16's cost); two servers of each build run
+(`bot2`, `nometrics2`), so the bot/nometrics gap is printed beside the A/A spread of identical servers:
+
+    .venv/bin/python -m bench.ack_latency --soak 0 --targets nometrics,bot,nometrics2,bot2   # only that
 """
 
 from __future__ import annotations
@@ -45,7 +49,22 @@ from playground.slack_socket import DEFAULT_APP_TOKEN, SocketModeServer
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"  # noqa: S105 -- throwaway
 # `nometrics`: the bot built with METRICS_ENABLED=false, to price the instrumentation (SPEC §16).
-TARGETS = ("bare", "raw", "nometrics", "bot", "socket")
+KINDS = ("bare", "raw", "nometrics", "bot", "socket")
+# Two servers of each build, in the order A B A' B' (reversed every other round): each side's slices
+# follow the other side's alike, and the two of one build give the A/A spread the A/B gap is read against.
+TARGETS = ("bare", "raw", "nometrics", "bot", "nometrics2", "bot2", "socket")
+
+
+def kind_of(target: str) -> str:
+    """`bot2` is a second, identical `bot` server (for an A/A comparison); `bot` is `bot`."""
+    kind = target.rstrip("0123456789")
+    if kind not in KINDS:
+        raise argparse.ArgumentTypeError(
+            f"unknown target {target!r}: one of {', '.join(KINDS)}, or one and a digit"
+        )
+    return kind
+
+
 COMMANDS = ("list", "show")
 CONCURRENCY = (1, 32)
 MAX_LATENCY_MS, RSS_MAX_MB = 1000.0, 150.0
@@ -144,6 +163,8 @@ class Report:
     cells: list[CellResult] = field(default_factory=list)
     soak: list[CellResult] = field(default_factory=list)
     rss: list[tuple[str, int, float]] = field(default_factory=list)  # (label, requests so far, MB)
+    # (target, command, c) -> the server CPU ms per request of each round's slice, in round order
+    slice_cpu: dict[tuple[str, str, int], list[float]] = field(default_factory=dict)
 
 
 def _cell(report: Report, target: str, command: str, concurrency: int) -> CellResult:
@@ -186,17 +207,21 @@ async def measure(args: argparse.Namespace, cluster: PgCluster, report: Report) 
         )
         servers: dict[str, Server] = {}
         try:
-            for kind in TARGETS:
+            for target in args.targets:
+                kind = kind_of(target)
                 kind_env = {**env, "SLACK_APP_TOKEN": DEFAULT_APP_TOKEN} if kind == "socket" else env
-                servers[kind] = await start_server(kind, kind_env, args.profile if kind == "bot" else None)
-            servers["socket"].socket = socket_mode
+                profile = {"bot": args.profile, "nometrics": args.profile and f"{args.profile}.nometrics"}
+                servers[target] = await start_server(kind, kind_env, profile.get(target))
+            if "socket" in servers:
+                servers["socket"].socket = socket_mode
             timeout = aiohttp.ClientTimeout(total=30)
             async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=64), timeout=timeout
             ) as session:
                 for server in servers.values():
                     await server.wait_ready(session)
-                await socket_mode.wait_connected(timeout=60)
+                if "socket" in servers:
+                    await socket_mode.wait_connected(timeout=60)
                 await _run_load(args, session, servers, commands, count_connects, report)
         finally:
             for server in servers.values():
@@ -242,7 +267,7 @@ async def _run_load(
             count_connects=count_connects,
         )
 
-    for target in TARGETS:  # warm-up: imports, pools, caches; not counted
+    for target in args.targets:  # warm-up: imports, pools, caches; not counted
         warm = await cell(target, "mixed", 8, args.warmup, CellResult(target, "warm-up", 8))
         if warm.errors:
             raise RuntimeError(
@@ -253,15 +278,22 @@ async def _run_load(
         CellResult(target, command, concurrency)
         for command in COMMANDS
         for concurrency in CONCURRENCY
-        for target in TARGETS
+        for target in args.targets
     ]
-    # Each cell runs in `rounds` slices, bare and bot alternating, so a noisy neighbour on the machine
-    # weighs on both sides of every ratio alike.
+    # Each cell runs in `rounds` slices, the targets alternating, so a noisy neighbour on the machine
+    # weighs on both sides of every ratio alike; every other round runs them in reverse order, so no
+    # target always follows the same one (A B B A: each sees the other's leftovers equally often).
     for round_no in range(args.rounds):
         share = args.requests // args.rounds + (round_no < args.requests % args.rounds)
-        for result in report.cells:
-            await cell(result.target, result.command, result.concurrency, share, result)
-            done += share if result.target == "bot" else 0
+        for group in range(0, len(report.cells), len(args.targets)):
+            same_cell = report.cells[group : group + len(args.targets)]
+            for result in same_cell if round_no % 2 == 0 else reversed(same_cell):
+                key = (result.target, result.command, result.concurrency)
+                n, cpu_s = result.n, result.server_user_s + result.server_sys_s
+                await cell(result.target, result.command, result.concurrency, share, result)
+                spent_ms = (result.server_user_s + result.server_sys_s - cpu_s) * 1000
+                report.slice_cpu.setdefault(key, []).append(spent_ms / max(1, result.n - n))
+                done += share if result.target == "bot" else 0
         print(f"  round {round_no + 1}/{args.rounds} of the latency cells done", flush=True)
     for result in report.cells:
         _progress(f"{result.target:4} {result.command:4} c={result.concurrency:<2}", result)
@@ -311,7 +343,10 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
             f"{c.max_ms:.1f} | {c.rps:,.0f} | {user + system:.2f} ({user:.2f}+{system:.2f}) | "
             f"{c.db_connects} | {c.errors} |"
         )
+    targets = set(args.targets)
     for floor, (p50_max, share_min) in FLOOR_TARGETS.items():
+        if floor not in targets:
+            continue
         print(f"\nRatios (bot / {floor}):")
         for command in COMMANDS:
             for concurrency in CONCURRENCY:
@@ -325,15 +360,10 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
                     line += f"; throughput {share:.0%} "
                     line += f"(target ≥ {share_min:.0%}: {_verdict(share >= share_min)})"
                 print(line)
-    print("\nSocket Mode beside HTTP (the same bot; p50 ms, envelope sent → ack received):")
-    for command in COMMANDS:
-        for concurrency in CONCURRENCY:
-            http, over_socket = (
-                _cell(report, "bot", command, concurrency),
-                _cell(report, "socket", command, concurrency),
-            )
-            print(f"  {command} c={concurrency}: HTTP {http.p50_ms:.2f}, socket {over_socket.p50_ms:.2f}")
-    _print_metrics_cost(report)
+    if "socket" in targets:
+        _print_socket(report)
+    if "nometrics" in targets:
+        _print_metrics_cost(report, targets)
     worst = max(c.max_ms for c in report.cells + report.soak if c.target == "bot")
     errors = sum(c.errors for c in report.cells + report.soak)
     print(f"  bot max over every cell and the soak: {worst:.1f} ms ", end="")
@@ -347,17 +377,83 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
         pstats.Stats(args.profile).sort_stats("cumulative").print_stats(40)
 
 
-def _print_metrics_cost(report: Report) -> None:
-    print("\nInstrumentation cost (bot / nometrics; target under +5%):")
+def _print_socket(report: Report) -> None:
+    print("\nSocket Mode beside HTTP (the same bot; p50 ms, envelope sent → ack received):")
     for command in COMMANDS:
         for concurrency in CONCURRENCY:
-            bot, bare = (
+            http, over_socket = (
                 _cell(report, "bot", command, concurrency),
-                _cell(report, "nometrics", command, concurrency),
+                _cell(report, "socket", command, concurrency),
             )
-            p50 = bot.p50_ms / bare.p50_ms - 1
-            cpu = sum(bot.cpu_ms_per_req) / sum(bare.cpu_ms_per_req) - 1
-            print(f"  {command} c={concurrency}: p50 {p50:+.1%}, server CPU per request {cpu:+.1%}")
+            print(f"  {command} c={concurrency}: HTTP {http.p50_ms:.2f}, socket {over_socket.p50_ms:.2f}")
+
+
+def _print_metrics_cost(report: Report, targets: set[str]) -> None:
+    """Metered (`bot`, `bot2`, …) against unmetered (`nometrics`, …), pooled; beside it the A/A spread,
+    what the bench reads as a difference between two servers of the same build in the same run: a gap
+    inside it is not resolved. Then each pair, with the median of the rounds' paired CPU ratios."""
+    bots = sorted(t for t in targets if kind_of(t) == "bot")
+    plain = sorted(t for t in targets if kind_of(t) == "nometrics")
+    pairs = [
+        (f"bot{n}", f"nometrics{n}") for n in ("", *range(2, 10)) if {f"bot{n}", f"nometrics{n}"} <= targets
+    ]
+    same = [(t, side[0]) for side in (bots, plain) for t in side[1:]]
+    print(f"\nInstrumentation cost, {'+'.join(bots)} / {'+'.join(plain)} (target under +5%):")
+    for command in COMMANDS:
+        for concurrency in CONCURRENCY:
+            _, _, line = _compare(
+                _pooled(report, bots, command, concurrency), _pooled(report, plain, command, concurrency)
+            )
+            spread = [
+                _compare(_cell(report, a, command, concurrency), _cell(report, b, command, concurrency))
+                for a, b in same
+            ]
+            aa = ""
+            if spread:
+                aa = f"; A/A spread p50 ±{max(abs(x[0]) for x in spread):.1%}, "
+                aa += f"CPU ±{max(abs(x[1]) for x in spread):.1%}"
+            print(f"  {command} c={concurrency}: {line}{aa}")
+    if not same:
+        print("  (one server per build: no A/A spread to read the gap against; see --targets)")
+    for a, b in pairs + same:
+        print(f"\n{a} / {b}{' (A/A: the same build twice)' if (a, b) in same else ''}:")
+        for command in COMMANDS:
+            for concurrency in CONCURRENCY:
+                _, _, line = _compare(
+                    _cell(report, a, command, concurrency), _cell(report, b, command, concurrency)
+                )
+                paired = _paired_cpu(report, a, b, command, concurrency)
+                print(
+                    f"  {command} c={concurrency}: {line}; "
+                    f"median of the rounds' paired CPU ratios {paired:+.1%}"
+                )
+
+
+def _compare(this: CellResult, that: CellResult) -> tuple[float, float, str]:
+    p50 = this.p50_ms / that.p50_ms - 1
+    cpu = sum(this.cpu_ms_per_req) / sum(that.cpu_ms_per_req) - 1
+    line = (
+        f"p50 {p50:+.1%}, server CPU per request {cpu:+.1%} "
+        f"({sum(this.cpu_ms_per_req):.2f} vs {sum(that.cpu_ms_per_req):.2f} ms)"
+    )
+    return p50, cpu, line
+
+
+def _pooled(report: Report, targets: list[str], command: str, concurrency: int) -> CellResult:
+    pooled = CellResult("+".join(targets), command, concurrency)
+    for target in targets:
+        cell = _cell(report, target, command, concurrency)
+        pooled.latencies += cell.latencies
+        pooled.server_user_s += cell.server_user_s
+        pooled.server_sys_s += cell.server_sys_s
+    return pooled
+
+
+def _paired_cpu(report: Report, a: str, b: str, command: str, concurrency: int) -> float:
+    """The median over rounds of a's slice CPU per request / b's in the same round, minus 1: one
+    load burst moves one round, not the figure."""
+    ours, theirs = report.slice_cpu[(a, command, concurrency)], report.slice_cpu[(b, command, concurrency)]
+    return statistics.median(x / y for x, y in zip(ours, theirs, strict=True) if y) - 1
 
 
 def _print_memory(report: Report) -> None:
@@ -393,7 +489,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=int, default=300, help="uncounted requests per target first")
     parser.add_argument("--quick", action="store_true", help="small numbers, for a smoke run")
     parser.add_argument("--profile", metavar="PATH", help="cProfile the bot process into PATH and print it")
-    parser.add_argument("--serve", choices=TARGETS, help=argparse.SUPPRESS)  # internal: one server process
+    parser.add_argument(
+        "--targets",
+        type=lambda text: tuple(t for t in text.split(",") if kind_of(t)),
+        default=TARGETS,
+        help="servers to run, in slice order (default: all); `bot2` etc. is a second identical server "
+        "(an A/A check), e.g. --targets nometrics,bot,nometrics2,bot2. Needs `bot`.",
+    )
+    parser.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)  # internal: one server process
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     return parser
 
