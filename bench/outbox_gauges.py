@@ -19,12 +19,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.ack_seed import _incident, migrate
-from devtools.pg_cluster import PgCluster, find_pg_bin
+from bench.ack_seed import _incident, create_database, migrate
+from bench.cluster import on_throwaway_cluster
+from devtools.pg_cluster import PgCluster
 from storage.database import create_engine
 from storage.models import IncidentRow
 from storage.outbox_stats import outbox_counts_query, read_outbox_counts
@@ -106,24 +106,15 @@ def main() -> None:
     counts = {"sent": args.sent, "pending": args.pending, "failed": args.failed}
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(run_backend("sqlite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", counts, args.reps))
-    pg_bin = find_pg_bin()
-    if pg_bin is None:
-        raise SystemExit("no initdb/pg_ctl found (apt-get install postgresql, or set PG_BIN)")
-    cluster = PgCluster(pg_bin)
-    try:
-        cluster.start()
+    asyncio.run(
+        on_throwaway_cluster("bench-outbox-", lambda cluster, _: postgresql(cluster, counts, args.reps))
+    )
 
-        async def create() -> None:
-            conn = await asyncpg.connect(cluster.url().replace("+asyncpg", ""))
-            try:
-                await conn.execute("CREATE DATABASE bench")
-            finally:
-                await conn.close()
 
-        asyncio.run(create())
-        asyncio.run(run_backend("postgresql", cluster.url("bench"), counts, args.reps))
-    finally:
-        cluster.stop()
+async def postgresql(cluster: PgCluster, counts: dict[str, int], reps: int) -> int:
+    await create_database(cluster.url(), "bench")
+    await run_backend("postgresql", cluster.url("bench"), counts, reps)
+    return 0
 
 
 if __name__ == "__main__":

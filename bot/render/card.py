@@ -26,6 +26,7 @@ POSTMORTEM_ACTION_ID = "incident.postmortem"
 POSTMORTEM_STATUSES = frozenset({Status.RESOLVED, Status.CLOSED})
 
 _BUTTON_VALUE_RE = re.compile(r"([0-9]{1,19}):([a-z]{1,20}):([0-9]{1,19})")
+_ID_VALUE_RE = re.compile(r"[0-9]{1,19}")
 
 
 def transition_action_id(target: Status) -> str:
@@ -35,6 +36,21 @@ def transition_action_id(target: Status) -> str:
 def button_value(incident: Incident) -> str:
     """Opaque to Slack; records which incident, the status the card was drawn for, and its version."""
     return f"{incident.id}:{incident.status.value}:{incident.version}"
+
+
+def incident_id_value(incident: Incident) -> str:
+    """A button (or modal) value that names only the incident: Postmortem draft, the reminder buttons."""
+    return str(incident.id)
+
+
+def parse_incident_id_value(value: object) -> int:
+    """The incident id an id-only value carries; `ValueError` for anything else."""
+    if not isinstance(value, str) or _ID_VALUE_RE.fullmatch(value) is None:
+        raise ValueError("not an incident id value")
+    incident_id = int(value)
+    if not 1 <= incident_id <= ID_MAX:
+        raise ValueError("incident id value out of range")
+    return incident_id
 
 
 def parse_button_value(value: object) -> tuple[int, Status, int]:
@@ -121,7 +137,7 @@ def _postmortem_button(incident: Incident) -> dict[str, Any]:
         "type": "button",
         "action_id": POSTMORTEM_ACTION_ID,
         "text": plain_text("Postmortem draft", BUTTON_TEXT_MAX),
-        "value": str(incident.id),
+        "value": incident_id_value(incident),
     }
 
 

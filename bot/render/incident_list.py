@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.render.card import BUTTON_VALUE_MAX
 from bot.render.escaping import as_utc, escape_truncated, mrkdwn, plain_text
 from domain.model import Incident, ListFilter, Page, Severity
 
 NEXT_PAGE_ACTION_ID = "incident.list.next"
 LIST_ACTIONS_BLOCK_ID = "incident.list.actions"
-BUTTON_VALUE_MAX = 2000
 LIST_TITLE_MAX = 300
 MAX_PAGE_SIZE = 25
 
@@ -75,13 +75,13 @@ def render_list(
     else:
         blocks.append({"type": "section", "text": mrkdwn(_empty_text(list_filter, severity))})
     if next_cursor is not None:
-        if not 0 < len(next_cursor) <= BUTTON_VALUE_MAX:
-            raise ValueError(f"a cursor must be 1–{BUTTON_VALUE_MAX} characters to fit a button value")
-        button = {
-            "type": "button",
-            "action_id": NEXT_PAGE_ACTION_ID,
-            "text": plain_text("Next page", 75),
-            "value": next_cursor,
-        }
-        blocks.append({"type": "actions", "block_id": LIST_ACTIONS_BLOCK_ID, "elements": [button]})
+        blocks.append(next_page_actions(NEXT_PAGE_ACTION_ID, LIST_ACTIONS_BLOCK_ID, next_cursor))
     return blocks
+
+
+def next_page_actions(action_id: str, block_id: str, cursor: str) -> dict[str, Any]:
+    """The actions block holding a paged message's Next page button (lists, timelines)."""
+    if not 0 < len(cursor) <= BUTTON_VALUE_MAX:
+        raise ValueError(f"a cursor must be 1–{BUTTON_VALUE_MAX} characters to fit a button value")
+    button = {"type": "button", "action_id": action_id, "text": plain_text("Next page", 75), "value": cursor}
+    return {"type": "actions", "block_id": block_id, "elements": [button]}

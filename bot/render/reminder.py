@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
+from bot.render.card import incident_id_value
 from bot.render.escaping import escape_truncated, mention, mrkdwn, plain_text
 from domain import Incident
 from domain.reminders import describe_duration
-from domain.validation import ID_MAX, NOTE_MAX
+from domain.validation import NOTE_MAX
 
 ADD_UPDATE_ACTION_ID = "incident.reminder.add_update"
 SNOOZE_ACTION_ID = "incident.reminder.snooze"
@@ -20,22 +20,6 @@ UPDATE_BLOCK_ID = "note"
 UPDATE_ACTION_ID = "value"
 TITLE_MAX = 100
 ERROR_TEXT_MAX = 300
-
-_VALUE_RE = re.compile(r"[0-9]{1,19}")
-
-
-def reminder_value(incident: Incident) -> str:
-    return str(incident.id)
-
-
-def parse_reminder_value(value: object) -> int:
-    """The incident id a reminder button (or the modal's private_metadata) carries; ValueError else."""
-    if not isinstance(value, str) or _VALUE_RE.fullmatch(value) is None:
-        raise ValueError("not a reminder button value")
-    incident_id = int(value)
-    if not 1 <= incident_id <= ID_MAX:
-        raise ValueError("reminder button value out of range")
-    return incident_id
 
 
 def quiet_wording(quiet_for: timedelta) -> str:
@@ -74,13 +58,13 @@ def render_reminder(incident: Incident, quiet_for: timedelta) -> list[dict[str, 
                     "action_id": ADD_UPDATE_ACTION_ID,
                     "text": plain_text("Add update", 75),
                     "style": "primary",
-                    "value": reminder_value(incident),
+                    "value": incident_id_value(incident),
                 },
                 {
                     "type": "button",
                     "action_id": SNOOZE_ACTION_ID,
                     "text": plain_text("Snooze", 75),
-                    "value": reminder_value(incident),
+                    "value": incident_id_value(incident),
                 },
             ],
         },
@@ -92,7 +76,7 @@ def render_update_modal(incident: Incident) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": UPDATE_CALLBACK_ID,
-        "private_metadata": str(incident.id),
+        "private_metadata": incident_id_value(incident),
         "title": plain_text(f"Update {incident.display_id}", 24),
         "submit": plain_text("Add update", 24),
         "close": plain_text("Cancel", 24),

@@ -8,13 +8,13 @@ from typing import Any
 
 from bot.render.card import HEADER_MAX, describe_event
 from bot.render.escaping import mrkdwn, plain_text
+from bot.render.incident_list import next_page_actions
 from domain.model import Incident, TimelineEvent
 
 TIMELINE_NEXT_ACTION_ID = "incident.timeline.next"
 TIMELINE_ACTIONS_BLOCK_ID = "incident.timeline.actions"
 TIMELINE_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 45  # header + events + context + actions stay within Slack's 50 blocks
-BUTTON_VALUE_MAX = 2000
 # A note is at most 3,000 characters, more once escaped: the rest of a 3,000-character section text
 # (date token, actor, wording) fits in what is left.
 TIMELINE_DETAIL_MAX = 2600
@@ -50,13 +50,5 @@ def render_timeline(
         where = "No events."
     blocks.append({"type": "context", "elements": [mrkdwn(where)]})
     if next_cursor is not None:
-        if not 0 < len(next_cursor) <= BUTTON_VALUE_MAX:
-            raise ValueError(f"a cursor must be 1–{BUTTON_VALUE_MAX} characters to fit a button value")
-        button = {
-            "type": "button",
-            "action_id": TIMELINE_NEXT_ACTION_ID,
-            "text": plain_text("Next page", 75),
-            "value": next_cursor,
-        }
-        blocks.append({"type": "actions", "block_id": TIMELINE_ACTIONS_BLOCK_ID, "elements": [button]})
+        blocks.append(next_page_actions(TIMELINE_NEXT_ACTION_ID, TIMELINE_ACTIONS_BLOCK_ID, next_cursor))
     return blocks

@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.render.card import card_text, parse_button_value, render_card
+from bot.render.card import card_text, parse_button_value, parse_incident_id_value, render_card
 from bot.render.incident_list import NEXT_PAGE_ACTION_ID
 from bot.runtime import ListenerDeps
 from bot.slack.errors import late_failure_reply
@@ -29,6 +29,14 @@ class BadButtonError(IncidentValidationError):
 
     def __init__(self) -> None:
         super().__init__("This button is not valid any more; run `/incident show <id>` for a fresh card.")
+
+
+def clicked_incident_id(value: object) -> int:
+    """The incident an id-only button (or modal metadata) names; anything we did not draw is refused."""
+    try:
+        return parse_incident_id_value(value)
+    except ValueError:
+        raise BadButtonError() from None
 
 
 def where_clicked(body: dict[str, Any]) -> tuple[str, str | None]:

@@ -19,27 +19,19 @@ from bot.render.reminder import (
     ADD_UPDATE_ACTION_ID,
     SNOOZE_ACTION_ID,
     UPDATE_CALLBACK_ID,
-    parse_reminder_value,
     parse_update_submission,
     render_update_modal,
     update_errors_response,
 )
 from bot.runtime import ListenerDeps
 from bot.service.reminders import ReminderService
-from bot.slack.actions import BadButtonError, after_ack
+from bot.slack.actions import after_ack, clicked_incident_id
 from bot.slack.replies import notice
 from domain import DomainError, IncidentValidationError
 from domain.reminders import describe_duration
 from domain.validation import validate_note
 
 log = structlog.get_logger(__name__)
-
-
-def _incident_id(action: dict[str, Any]) -> int:
-    try:
-        return parse_reminder_value(action.get("value"))
-    except ValueError:
-        raise BadButtonError() from None
 
 
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
@@ -58,7 +50,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        incident_id = _incident_id(action)
+        incident_id = clicked_incident_id(action.get("value"))
         structlog.contextvars.bind_contextvars(incident_id=incident_id)
         team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
         trigger_id = str(body.get("trigger_id") or "")
@@ -86,7 +78,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         ack: AsyncAck, action: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
     ) -> None:
         await ack()
-        incident_id = _incident_id(action)
+        incident_id = clicked_incident_id(action.get("value"))
         structlog.contextvars.bind_contextvars(incident_id=incident_id)
         team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
 
@@ -110,12 +102,9 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         raw = parse_update_submission(state.get("values") if isinstance(state, dict) else None)
         try:
             note = validate_note(raw, required=True)
-            incident_id = parse_reminder_value(view.get("private_metadata"))
-        except IncidentValidationError as invalid:
+            incident_id = clicked_incident_id(view.get("private_metadata"))
+        except IncidentValidationError as invalid:  # BadButtonError too: private_metadata we did not write
             await ack(update_errors_response(str(invalid)))
-            return
-        except ValueError:  # private_metadata we did not write
-            await ack(update_errors_response(str(BadButtonError())))
             return
         structlog.contextvars.bind_contextvars(incident_id=incident_id)
         try:

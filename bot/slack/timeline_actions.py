@@ -14,19 +14,8 @@ from bot.render.postmortem import render_postmortem
 from bot.render.postmortem_reply import postmortem_messages
 from bot.render.timeline import TIMELINE_NEXT_ACTION_ID
 from bot.runtime import ListenerDeps
-from bot.slack.actions import BadButtonError, after_ack, where_clicked
+from bot.slack.actions import after_ack, clicked_incident_id, where_clicked
 from bot.slack.timeline_pages import timeline_page_message
-from domain.validation import ID_MAX
-
-_ID_DIGITS_MAX = 19
-
-
-def _incident_id(value: object) -> int:
-    if isinstance(value, str) and 0 < len(value) <= _ID_DIGITS_MAX and value.isascii() and value.isdigit():
-        incident_id = int(value)
-        if 1 <= incident_id <= ID_MAX:
-            return incident_id
-    raise BadButtonError()
 
 
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
@@ -65,7 +54,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         ack: AsyncAck, action: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
     ) -> None:
         await ack()
-        incident_id = _incident_id(action.get("value"))
+        incident_id = clicked_incident_id(action.get("value"))
         structlog.contextvars.bind_contextvars(incident_id=incident_id)
         team_id = str(context.team_id or "")
 
