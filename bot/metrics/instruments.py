@@ -121,9 +121,11 @@ class Metrics:
             for result in ALERT_RESULTS:
                 self.alerts_received.labels(source, result)
 
-    def slack_request(self, kind: str, outcome: str, seconds: float | None) -> None:
+    def slack_request(self, kind: str, outcome: str | None, seconds: float | None) -> None:
+        """One request's outcome (None: counted later) and its time to ack (None: already observed)."""
         kind = bounded(kind, SLACK_KINDS)
-        self.slack_requests.labels(kind, bounded(outcome, SLACK_OUTCOMES)).inc()
+        if outcome is not None:
+            self.slack_requests.labels(kind, bounded(outcome, SLACK_OUTCOMES)).inc()
         if seconds is not None:
             self.request_seconds.labels(kind).observe(seconds)
 

@@ -16,8 +16,9 @@ from bot.render.incident_list import NEXT_PAGE_ACTION_ID
 from bot.runtime import ListenerDeps
 from bot.slack.errors import late_failure_reply
 from bot.slack.list_pages import list_page_message
+from bot.slack.metered_app import defer_outcome
 from bot.slack.replies import notice
-from domain import IncidentValidationError, InvalidTransitionError, Status
+from domain import DomainError, IncidentValidationError, InvalidTransitionError, Status
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +73,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
         channel_id, message_ts = where_clicked(body)
 
-        async def apply() -> None:
+        async def apply() -> str | None:
             try:
                 incident = await service.transition(
                     team_id=team_id,
@@ -85,12 +86,13 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
                 # A stale card or a lost race: nothing applied; show what changed and the current card.
                 current = await service.get(team_id, incident_id)
                 await respond(**notice(str(refusal), extra=render_card(current)), replace_original=False)
-                return
+                return REFUSED
             if (channel_id, message_ts) == (incident.card_channel_id, incident.card_ts):
-                return  # the relay updates its own card, in commit order
+                return None  # the relay updates its own card, in commit order
             await respond(text=card_text(incident), blocks=render_card(incident), replace_original=True)
+            return None
 
-        after_ack(deps, respond, apply, name="click")
+        after_ack(deps, respond, apply, name="click", context=context)
 
     @app.action(NEXT_PAGE_ACTION_ID)
     async def on_next_page(
@@ -119,19 +121,34 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             )
             await respond(**message, replace_original=True)
 
-        after_ack(deps, respond, next_page, name="next_page")
+        after_ack(deps, respond, next_page, name="next_page", context=context)
+
+
+REFUSED = "refused"  # what a button's work returns when it answered a refusal itself (a stale card)
 
 
 def after_ack(
-    deps: ListenerDeps, respond: AsyncRespond, work: Callable[[], Awaitable[None]], *, name: str
+    deps: ListenerDeps,
+    respond: AsyncRespond,
+    work: Callable[[], Awaitable[str | None]],
+    *,
+    name: str,
+    context: AsyncBoltContext,
 ) -> None:
     """Run a button's work after its ack has gone (Slack's 3 s never waits on the database); the outcome,
-    a refusal or a failure travels by the response_url like every other answer to a click."""
+    a refusal or a failure travels by the response_url like every other answer to a click, and is
+    counted (SPEC §16) when the work ends: `refused` for a domain refusal or a returned REFUSED."""
+    record = defer_outcome(context)
 
     async def run() -> None:
+        outcome = "ok"
         try:
-            await work()
+            outcome = await work() or "ok"
         except Exception as error:  # noqa: BLE001 - every failure becomes the clicker's answer, logged
+            outcome = "refused" if isinstance(error, DomainError) else "error"
             await respond(**late_failure_reply(error))
+        finally:
+            if record is not None:
+                record(outcome)
 
     deps.tasks.spawn(run(), name=name)

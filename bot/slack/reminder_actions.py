@@ -71,7 +71,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
                     replace_original=False,
                 )
 
-        after_ack(deps, respond, open_form, name="reminder.add_update")
+        after_ack(deps, respond, open_form, name="reminder.add_update", context=context)
 
     @app.action(SNOOZE_ACTION_ID)
     async def on_snooze(
@@ -94,7 +94,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
                 replace_original=False,
             )
 
-        after_ack(deps, respond, snooze, name="reminder.snooze")
+        after_ack(deps, respond, snooze, name="reminder.snooze", context=context)
 
     @app.view(UPDATE_CALLBACK_ID)
     async def on_update_submit(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -47,7 +47,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             )
             await respond(**message, replace_original=True)
 
-        after_ack(deps, respond, next_page, name="timeline.next_page")
+        after_ack(deps, respond, next_page, name="timeline.next_page", context=context)
 
     @app.action(POSTMORTEM_ACTION_ID)
     async def on_postmortem(
@@ -64,4 +64,4 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             for message in postmortem_messages(incident, markdown):
                 await respond(**message, replace_original=False)
 
-        after_ack(deps, respond, draft, name="postmortem")
+        after_ack(deps, respond, draft, name="postmortem", context=context)

@@ -16,7 +16,8 @@ from playground.slack_api import SlackStandIn
 from tests.api.alert_support import alertmanager_firing
 from tests.api.conftest import Api
 from tests.metrics.scrape import Scrape, scrape, wait_scrape
-from tests.support.bot import ALICE, INCIDENTS, BotHarness
+from tests.support.bot import ALICE, BOB, GENERAL, INCIDENTS, BotHarness
+from tests.support.payloads import TRANSITION, buttons
 
 SLACK = "incident_tracker_slack_requests_total"
 ACK_SECONDS = "incident_tracker_request_seconds_count"
@@ -92,6 +93,40 @@ async def test_each_metric_moves_after_its_action(bot: BotHarness, stand_in: Sla
             text = " ".join(labels.values())
             assert not re.search(r"U0|C0|T0|999999|s3cr3t|Payments|dash", text), (name, labels)
             assert token not in text
+
+
+async def test_a_click_is_counted_when_its_work_after_the_ack_ends(bot: BotHarness) -> None:
+    """A button is acked before its work: its time is the ack's, its outcome the work's. A stale card's
+    click (the incident moved since it was drawn) is refused after the ack and counted `refused`."""
+    await bot.command("new sev2 Payments slow")
+    await bot.command("show 1", user=BOB)
+    card = bot.stand_in.ephemerals(GENERAL, BOB)[-1]
+    ack = buttons(card.blocks)[f"{TRANSITION}acknowledged"]
+    before = await scrape(bot.session, bot.url)
+
+    def clicks_counted(n: int) -> Any:
+        return lambda s: s.total(SLACK, kind="action") - before.total(SLACK, kind="action") >= n
+
+    async def click() -> None:
+        reply = await bot.slack.click(
+            user_id=BOB,
+            channel_id=GENERAL,
+            message_ts=card.ts,
+            action_id=f"{TRANSITION}acknowledged",
+            value=ack["value"],
+            block_id="incident.actions",
+            is_ephemeral=True,
+        )
+        assert (reply.status, reply.text) == (200, "")
+
+    await click()  # open → acknowledged
+    after = await wait_scrape(bot.session, bot.url, clicks_counted(1))
+    assert _delta(after, before, SLACK, kind="action", outcome="ok") == 1
+    await click()  # the same card again: it still says open
+    after = await wait_scrape(bot.session, bot.url, clicks_counted(2))
+    assert _delta(after, before, SLACK, kind="action", outcome="ok") == 1
+    assert _delta(after, before, SLACK, kind="action", outcome="refused") == 1
+    assert _delta(after, before, ACK_SECONDS, kind="action") == 2
 
 
 async def test_slack_errors_and_a_card_change_are_counted(bot: BotHarness, stand_in: SlackStandIn) -> None:
