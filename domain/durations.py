@@ -1,8 +1,10 @@
-"""Durations as people read them: `45 s`, `4 min`, `2 h 5 min`, `3 d 4 h` (stats, postmortems)."""
+"""Durations as people read them: measured ones rounded to two units (`45 s`, `4 min`, `2 h 5 min`,
+`3 d 4 h`: stats, postmortems), and set ones exactly (`15 min`, `1 h 30 min`: reminder cadences)."""
 
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -28,3 +30,16 @@ def humanize(seconds: float) -> str:
         return f"{hours} h" if minutes == 0 else f"{hours} h {minutes} min"
     days, hours = divmod(whole // HOUR, 24)
     return f"{days} d" if hours == 0 else f"{days} d {hours} h"
+
+
+def describe_duration(duration: timedelta) -> str:
+    """Exactly, for a duration someone set: `15 min`, `4 h`, `1 h 30 min`, `90 s` (never rounded)."""
+    seconds = int(duration.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h"] if hours else []
+    if minutes:
+        parts.append(f"{minutes} min")
+    if secs or not parts:
+        parts.append(f"{secs} s")
+    return " ".join(parts)

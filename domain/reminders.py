@@ -80,19 +80,6 @@ def next_reminder_in(incident: Incident, cadence: Cadence) -> timedelta | None:
     return cadence.get(incident.severity)
 
 
-def describe_duration(duration: timedelta) -> str:
-    """`15 min`, `4 h`, `1 h 30 min`, `90 s`: how long, for a reader."""
-    seconds = int(duration.total_seconds())
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{hours} h"] if hours else []
-    if minutes:
-        parts.append(f"{minutes} min")
-    if secs or not parts:
-        parts.append(f"{secs} s")
-    return " ".join(parts)
-
-
 class RemindersStoppedError(DomainError):
     """A reminder's button on an incident that no longer gets reminders (resolved, closed, or off)."""
 

@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from domain import ACTIVE_STATUSES, EventKind, Incident
 from domain.changes import ChangeKind, IncidentChange
 from domain.clock import Clock, utcnow
-from domain.reminders import DEFAULT_CADENCE, REMINDER_ACTOR, Cadence, describe_duration, next_reminder_in
+from domain.durations import describe_duration
+from domain.reminders import DEFAULT_CADENCE, REMINDER_ACTOR, Cadence, next_reminder_in
 from storage.db_clock import db_now
 from storage.mapping import incident_from_row
 from storage.models import IncidentEventRow, IncidentRow, ReminderRow

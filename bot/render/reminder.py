@@ -9,7 +9,7 @@ from typing import Any
 from bot.render.card import incident_id_value
 from bot.render.escaping import escape_truncated, mention, mrkdwn, plain_text
 from domain import Incident
-from domain.reminders import describe_duration
+from domain.durations import describe_duration
 from domain.validation import NOTE_MAX
 
 ADD_UPDATE_ACTION_ID = "incident.reminder.add_update"

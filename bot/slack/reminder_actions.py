@@ -28,7 +28,7 @@ from bot.service.reminders import ReminderService
 from bot.slack.actions import after_ack, clicked_incident_id
 from bot.slack.replies import notice
 from domain import DomainError, IncidentValidationError
-from domain.reminders import describe_duration
+from domain.durations import describe_duration
 from domain.validation import validate_note
 
 log = structlog.get_logger(__name__)

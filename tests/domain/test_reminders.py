@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain import Incident, IncidentValidationError, Severity, Status
+from domain.durations import describe_duration
 from domain.reminders import (
     DEFAULT_CADENCE,
     DEFAULT_REMINDERS,
-    describe_duration,
     next_reminder_in,
     parse_duration,
     parse_reminders,
