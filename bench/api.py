@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import subprocess
@@ -44,14 +43,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 from sqlalchemy import insert
 
 from bench import list_history
 from bench.ack_load import CellResult, process_cpu_s
 from bench.api_doors import ApiDoor, Call, ResponseInbox, SlackDoor
+from bench.cluster import throwaway_database
 from bench.war_room import CLI, SIGNING_SECRET, Serve
-from devtools.pg_cluster import PgCluster, find_pg_bin
 from domain import EventKind, Status
 from playground.slack_api import SlackStandIn
 from storage.database import create_engine
@@ -294,27 +292,13 @@ def bench_sqlite(args: argparse.Namespace, workdir: Path) -> Run:
 
 
 def bench_postgresql(args: argparse.Namespace, workdir: Path) -> Run:
-    pg_bin = find_pg_bin()
-    if pg_bin is None:
-        raise SystemExit("no initdb/pg_ctl found (apt-get install postgresql, or set PG_BIN)")
-    cluster = PgCluster(pg_bin)
     run = Run("postgresql", args.rows)
-    try:
-        cluster.start()
+    with throwaway_database() as url:
 
         async def go() -> None:
-            conn = await asyncpg.connect(cluster.url().replace("+asyncpg", ""))
-            try:
-                await conn.execute("CREATE DATABASE bench")
-            finally:
-                await conn.close()
-            url = cluster.url("bench")
             await measure(args, run, url, await seed("postgresql", url, args.rows), workdir)
 
         asyncio.run(go())
-    finally:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            cluster.stop()
     return run
 
 

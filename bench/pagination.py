@@ -30,8 +30,8 @@ from alembic import command
 from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.cluster import throwaway_database
 from bench.timing import Statement, captured, medians_ms
-from devtools.pg_cluster import PgCluster, find_pg_bin
 from domain import ListFilter, ListPosition, Severity, Status
 from storage.database import alembic_config, create_engine, create_session_factory
 from storage.models import IncidentRow
@@ -231,26 +231,9 @@ def bench_sqlite(rows: int, reps: int, workdir: Path) -> list[Result]:
 
 
 def bench_postgresql(rows: int, reps: int) -> list[Result]:
-    pg_bin = find_pg_bin()
-    if pg_bin is None:
-        raise SystemExit("no initdb/pg_ctl found (apt-get install postgresql, or set PG_BIN)")
-    cluster = PgCluster(pg_bin)
-    try:
-        cluster.start()
-
-        async def create() -> None:
-            conn = await asyncpg.connect(cluster.url().replace("+asyncpg", ""))
-            try:
-                await conn.execute("CREATE DATABASE bench")
-            finally:
-                await conn.close()
-
-        asyncio.run(create())
-        url = cluster.url("bench")
+    with throwaway_database() as url:
         migrate(url)
         return asyncio.run(run_backend("postgresql", url, rows, reps, lambda: seed_postgresql(url, rows)))
-    finally:
-        cluster.stop()
 
 
 def report(results: list[Result], rows: int, reps: int) -> None:
