@@ -43,8 +43,8 @@ from bench.ack_seed import create_database, log_connections, migrate, seed
 from bench.ack_servers import serve
 from bench.ack_socket import ACK_TIMEOUT_S, run_socket_cell
 from devtools.pg_cluster import PgCluster, find_pg_bin
-from playground.slack_api import SlackStandIn
-from playground.slack_socket import DEFAULT_APP_TOKEN, SocketModeServer
+from playground.slack.socket_mode import DEFAULT_APP_TOKEN, SocketModeServer
+from playground.slack.web_api import SlackStandIn
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"  # noqa: S105 -- throwaway

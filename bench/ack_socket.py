@@ -10,7 +10,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from bench.ack_load import CellResult, SlashCommand, process_cpu_s
-from playground.slack_socket import SocketModeServer
+from playground.slack.socket_mode import SocketModeServer
 
 ACK_TIMEOUT_S = 60.0  # no re-sends while measuring: a slow ack is a figure, not a retry
 

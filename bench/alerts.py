@@ -48,7 +48,7 @@ from bench.war_room import Serve, _ppid, create_database, loadavg
 from bot.api.tokens import TokenCodec
 from devtools.pg_cluster import PgCluster
 from domain.api_tokens import Scope
-from playground.slack_api import SlackStandIn
+from playground.slack.web_api import SlackStandIn
 from storage.api_tokens import ApiTokenStore
 from storage.database import create_engine, create_session_factory
 

@@ -51,7 +51,7 @@ from bench.api_doors import ApiDoor, Call, ResponseInbox, SlackDoor
 from bench.cluster import throwaway_database
 from bench.war_room import CLI, SIGNING_SECRET, Serve
 from domain import EventKind, Status
-from playground.slack_api import SlackStandIn
+from playground.slack.web_api import SlackStandIn
 from storage.database import create_engine
 from storage.models import IncidentEventRow
 

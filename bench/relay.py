@@ -56,7 +56,7 @@ from bot.settings import Settings
 from devtools.pacing import NoPacing
 from devtools.pg_cluster import PgCluster, find_pg_bin
 from domain import Incident, Severity, Status
-from playground.slack_api import DEFAULT_CHANNELS, SlackStandIn
+from playground.slack.web_api import DEFAULT_CHANNELS, SlackStandIn
 from storage.database import create_engine, create_session_factory
 from storage.outbox_store import OutboxStore
 from storage.unit_of_work import UnitOfWorkFactory

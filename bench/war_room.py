@@ -63,8 +63,8 @@ from bot.render.wording import past_tense
 from bot.slack.errors import OUR_FAULT
 from devtools.pg_cluster import PgCluster
 from domain import Status
-from playground.slack_api import SlackStandIn
-from playground.slack_sender import BotReply, SlackSender
+from playground.slack.sender import BotReply, SlackSender
+from playground.slack.web_api import SlackStandIn
 
 CLI = str(Path(sys.executable).parent / "incident-tracker")
 SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"  # noqa: S105 -- throwaway

@@ -30,9 +30,9 @@ from playground.api_proxy import ApiProxy
 from playground.clock_control import ClockControl
 from playground.sample_alert import AlertTarget, SampleAlert, TokenIssuer
 from playground.server import PlaygroundPage
-from playground.slack_api import SlackStandIn
-from playground.slack_sender import SlackSender
-from playground.slack_socket import SocketModeServer
+from playground.slack.sender import SlackSender
+from playground.slack.socket_mode import SocketModeServer
+from playground.slack.web_api import SlackStandIn
 from storage.api_tokens import ApiTokenStore
 from storage.database import alembic_config, create_session_factory
 

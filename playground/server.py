@@ -17,9 +17,9 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from playground.slack_api import SlackStandIn
-from playground.slack_model import JSON, Change, SlackError, View
-from playground.slack_sender import BotReply, SlackSender, slack_escape
+from playground.slack.model import JSON, Change, SlackError, View
+from playground.slack.sender import BotReply, SlackSender, slack_escape
+from playground.slack.web_api import SlackStandIn
 from playground.snapshot import RESPONDERS, Responder, build_snapshot
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from playground.slack_api import SlackStandIn
-from playground.slack_model import JSON, Ephemeral, Message
+from playground.slack.model import JSON, Ephemeral, Message
+from playground.slack.web_api import SlackStandIn
 
 
 @dataclass(frozen=True, slots=True)

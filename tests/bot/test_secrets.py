@@ -26,8 +26,8 @@ import pytest
 
 from bot.settings import load_settings
 from devtools.pg_cluster import PgCluster
-from playground.slack_api import SlackStandIn
-from playground.slack_sender import SlackSender
+from playground.slack.sender import SlackSender
+from playground.slack.web_api import SlackStandIn
 from tests.support.serve_process import CLI, ServeProcess
 
 pytestmark = pytest.mark.postgres

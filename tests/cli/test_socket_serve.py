@@ -10,9 +10,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from playground.slack_api import SlackStandIn
-from playground.slack_sender import SlackSender
-from playground.slack_socket import SocketModeServer
+from playground.slack.sender import SlackSender
+from playground.slack.socket_mode import SocketModeServer
+from playground.slack.web_api import SlackStandIn
 from tests.support.serve_process import CLI, ServeProcess, free_port
 
 APP_TOKEN = "xapp-1-A0INCAPP-1-serve"  # the stand-in's fake app token

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from domain.api_tokens import Scope
-from playground.slack_api import SlackStandIn
+from playground.slack.web_api import SlackStandIn
 from tests.api.alert_support import alertmanager_firing
 from tests.api.conftest import Api
 from tests.metrics.scrape import Scrape, scrape, wait_scrape

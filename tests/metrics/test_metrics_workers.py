@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from prometheus_client.mmap_dict import MmapedDict
 
-from playground.slack_api import SlackStandIn
-from playground.slack_sender import SlackSender
+from playground.slack.sender import SlackSender
+from playground.slack.web_api import SlackStandIn
 from tests.metrics.scrape import scrape
 from tests.support.bot import SIGNING_SECRET
 from tests.support.serve_process import ServeProcess

@@ -24,8 +24,8 @@ from playwright.async_api import Browser, Page, expect
 from bot.render.escaping import date_token
 from bot.slack.request_guard import check_slack_request
 from playground.server import PlaygroundPage
-from playground.slack_api import SlackStandIn
-from playground.slack_sender import SlackSender
+from playground.slack.sender import SlackSender
+from playground.slack.web_api import SlackStandIn
 from tests.e2e.browser import VIEWPORT, artifact, launch_browser, watch_for_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]

@@ -18,8 +18,8 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from playground.slack_api import STAND_IN_KEY, SlackStandIn
-from playground.slack_model import Change
+from playground.slack.model import Change
+from playground.slack.web_api import STAND_IN_KEY, SlackStandIn
 
 TOKEN = "xoxb-test-token"
 GENERAL = "C0GENERAL"

@@ -10,7 +10,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from playground.slack_api import SlackStandIn
+from playground.slack.web_api import SlackStandIn
 
 TOKEN = "xoxb-test-token"
 ALICE, BOB = "U0ALICE", "U0BOB"

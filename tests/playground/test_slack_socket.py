@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from playground.slack_api import SlackStandIn
-from playground.slack_socket import SocketModeServer
+from playground.slack.socket_mode import SocketModeServer
+from playground.slack.web_api import SlackStandIn
 
 APP_TOKEN = "xapp-1-A0INCAPP-1-unit"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from playground.slack_api import SlackStandIn
+from playground.slack.web_api import SlackStandIn
 from tests.support.bot import SIGNING_SECRET
 from tests.support.serve_process import ServeProcess
 

@@ -21,7 +21,7 @@ from bot.relay.supervisor import Restarts
 from bot.service.incidents import IncidentService
 from domain import Severity, Status
 from domain.clock import Clock, utcnow
-from playground.slack_api import SlackStandIn
+from playground.slack.web_api import SlackStandIn
 from storage.database import create_engine, create_session_factory
 from storage.outbox import Notification, OutboxState
 from storage.outbox_store import OutboxStore

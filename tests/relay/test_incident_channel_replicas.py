@@ -19,7 +19,7 @@ from bot.relay.outbox_relay import OutboxRelay
 from bot.relay.pacing import ChannelPacer
 from bot.service.incidents import IncidentService
 from domain import Severity
-from playground.slack_api import SlackStandIn
+from playground.slack.web_api import SlackStandIn
 from storage.database import create_engine, create_session_factory
 from storage.incident_channels import IncidentChannelStore
 from storage.outbox_store import OutboxStore

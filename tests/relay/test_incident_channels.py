@@ -12,8 +12,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from domain.channel_names import MAX_ATTEMPTS
-from playground.slack_api import SlackStandIn
-from playground.slack_model import Channel
+from playground.slack.model import Channel
+from playground.slack.web_api import SlackStandIn
 from storage.incident_channels import ChannelState, IncidentChannelStore
 from storage.outbox import OutboxState
 from storage.outbox_store import OutboxStore

@@ -27,8 +27,8 @@ from sqlalchemy import select
 
 from bot.slack.errors import DB_DOWN
 from devtools.pg_cluster import PgCluster, find_pg_bin
-from playground.slack_api import SlackStandIn
-from playground.slack_sender import BotReply, SlackSender
+from playground.slack.sender import BotReply, SlackSender
+from playground.slack.web_api import SlackStandIn
 from storage.database import create_engine
 from storage.models import IncidentEventRow, OutboxRow
 from tests.conftest import migrate

@@ -10,7 +10,7 @@ from datetime import timedelta
 from structlog.testing import capture_logs
 
 from bot.relay.pacing import ChannelPacer
-from playground.slack_api import SlackStandIn
+from playground.slack.web_api import SlackStandIn
 from tests.relay.rig import (
     FAST,
     ack_and_note,

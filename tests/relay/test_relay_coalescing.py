@@ -14,7 +14,7 @@ from bot.relay.batch import MAX_CHANGES, Batch
 from bot.relay.recorder import Sent
 from bot.service.incidents import IncidentService
 from domain import Status
-from playground.slack_api import SlackStandIn
+from playground.slack.web_api import SlackStandIn
 from storage.outbox import OutboxState
 from tests.relay.rig import Rig, all_rows, declare, relay_rig, thread_lines, until_all_sent
 from tests.support.bot import ALICE, BOB, TEAM

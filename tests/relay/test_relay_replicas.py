@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from playground.slack_api import SlackStandIn
-from playground.slack_faults import Decision
-from playground.slack_sender import SlackSender
+from playground.slack.faults import Decision
+from playground.slack.sender import SlackSender
+from playground.slack.web_api import SlackStandIn
 from storage.database import create_engine
 from storage.models import OutboxRow
 from tests.relay.conftest import StartReplicas

@@ -17,8 +17,8 @@ from bot.bootstrap import build_application, build_web_client
 from bot.relay.outbox_relay import OutboxRelay, RelayConfig
 from bot.relay.pacing import ChannelPacer
 from bot.settings import Settings
-from playground.slack_api import SlackStandIn
-from playground.slack_sender import SlackSender
+from playground.slack.sender import SlackSender
+from playground.slack.web_api import SlackStandIn
 from storage.database import create_engine, create_session_factory
 from storage.outbox import OutboxState
 from storage.outbox_store import OutboxStore

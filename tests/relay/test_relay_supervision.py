@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 from bot.relay.pacing import ChannelPacer
 from bot.relay.supervisor import Restarts, Supervisor, supervise
-from playground.slack_api import SlackStandIn
+from playground.slack.web_api import SlackStandIn
 from tests.relay.rig import (
     FAST,
     ack_and_note,

@@ -8,8 +8,8 @@ import subprocess
 
 import aiohttp
 
-from playground.slack_api import SlackStandIn
-from playground.slack_sender import SlackSender
+from playground.slack.sender import SlackSender
+from playground.slack.web_api import SlackStandIn
 from tests.relay.conftest import StartReplicas
 from tests.support.bot import ALICE, SIGNING_SECRET
 from tests.support.serve_process import CLI

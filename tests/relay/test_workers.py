@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from playground.slack_api import SlackStandIn
-from playground.slack_sender import SlackSender
+from playground.slack.sender import SlackSender
+from playground.slack.web_api import SlackStandIn
 from storage.database import create_engine
 from tests.relay.conftest import StartReplicas
 from tests.relay.test_relay_replicas import Incident, command, declare, lifecycle, wait_all_sent

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from domain import EventKind, Status
-from playground.slack_sender import BotReply
+from playground.slack.sender import BotReply
 from tests.support.bot import ALICE, BOB, GENERAL, TEAM, BotHarness
 from tests.support.payloads import (
     TRANSITION,

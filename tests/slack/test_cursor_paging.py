@@ -13,7 +13,7 @@ import pytest
 
 from bot.slack.cursors import CursorCodec, CursorState
 from domain import ListFilter, ListPosition, Severity
-from playground.slack_sender import SlackSender
+from playground.slack.sender import SlackSender
 from storage.unit_of_work import UnitOfWorkFactory
 from tests.support.bot import ALICE, BOB, GENERAL, INCIDENTS, SIGNING_SECRET, TEAM, BotHarness
 from tests.support.payloads import (

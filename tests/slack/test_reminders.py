@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.render.reminder import ADD_UPDATE_ACTION_ID, SNOOZE_ACTION_ID
 from domain import EventKind
-from playground.slack_model import Message
+from playground.slack.model import Message
 from tests.support.bot import ALICE, BOB, GENERAL, TEAM, BotHarness
 from tests.support.payloads import all_text, assert_valid_view, buttons, is_ephemeral, response_after
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import ListFilter, Status
-from playground.slack_sender import SlackSender
+from playground.slack.sender import SlackSender
 from tests.support.bot import ALICE, BOB, GENERAL, SIGNING_SECRET, TEAM, BotHarness
 from tests.support.payloads import (
     TRANSITION,

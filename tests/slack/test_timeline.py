@@ -12,7 +12,7 @@ from bot.render.escaping import escape_mrkdwn
 from bot.render.postmortem import render_postmortem
 from bot.slack.timeline_cursors import TimelineCursor, TimelineCursorCodec
 from domain import Severity
-from playground.slack_sender import SlackSender
+from playground.slack.sender import SlackSender
 from tests.support.bot import ALICE, BOB, GENERAL, INCIDENTS, SIGNING_SECRET, TEAM, BotHarness
 from tests.support.payloads import (
     NEXT_PAGE,

@@ -19,9 +19,9 @@ from bot.relay.supervisor import Restarts
 from bot.runtime import RUNTIME, Runtime
 from bot.settings import Settings, load_settings
 from bot.socket_mode import SocketModeConfig
-from playground.slack_api import SlackStandIn
-from playground.slack_sender import SlackSender
-from playground.slack_socket import SocketModeServer
+from playground.slack.sender import SlackSender
+from playground.slack.socket_mode import SocketModeServer
+from playground.slack.web_api import SlackStandIn
 from tests.support.payloads import PayloadLog
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # a throwaway, like Slack's docs example

@@ -13,8 +13,8 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from structlog.testing import capture_logs
 
-from playground.slack_api import SlackStandIn
-from playground.slack_model import Change, RecordedCall
+from playground.slack.model import Change, RecordedCall
+from playground.slack.web_api import SlackStandIn
 
 MESSAGE_BLOCK_LIMIT = 50
 MODAL_BLOCK_LIMIT = 100

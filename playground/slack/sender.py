@@ -17,8 +17,8 @@ import aiohttp
 
 from bot.slack_ids import MENTION_RE
 from playground.signing import sign_slack_request
-from playground.slack_api import SlackStandIn
-from playground.slack_socket import SocketModeServer
+from playground.slack.socket_mode import SocketModeServer
+from playground.slack.web_api import SlackStandIn
 
 
 def slack_escape(text: str) -> str:

@@ -1,7 +1,7 @@
 """A fake Slack Web API on a loopback port: the bot's real AsyncWebClient talks HTTP to it.
 
 `SlackStandIn` serves `POST|GET /api/<method>` and `POST /response/<token>` (response_urls) from an
-in-memory workspace (`slack_state`), records every call, and can be told to misbehave (`slack_faults`).
+in-memory workspace (`state`), records every call, and can be told to misbehave (`faults`).
 The playground adds its own routes to `stand_in.app` before `start()` and follows changes through
 `subscribe()`; handlers find the stand-in again with `request.app[STAND_IN_KEY]`.
 """
@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Self
 from aiohttp import web
 
 from domain.clock import utcnow
-from playground.slack_faults import FaultPlan
-from playground.slack_methods import METHODS, call_method, decode_args
-from playground.slack_model import (
+from playground.slack.faults import FaultPlan
+from playground.slack.methods import METHODS, call_method, decode_args
+from playground.slack.model import (
     JSON,
     Change,
     Channel,
@@ -33,11 +33,11 @@ from playground.slack_model import (
     User,
     View,
 )
-from playground.slack_responses import ResponseOutcome, ResponseTarget, apply_response
-from playground.slack_state import SlackWorkspace
+from playground.slack.responses import ResponseOutcome, ResponseTarget, apply_response
+from playground.slack.state import SlackWorkspace
 
 if TYPE_CHECKING:
-    from playground.slack_socket import SocketModeServer
+    from playground.slack.socket_mode import SocketModeServer
 
 DEFAULT_TOKEN = "xoxb-test-token"  # noqa: S105 -- the stand-in's well-known fake bot token
 DEFAULT_CHANNELS: Mapping[str, str] = {"C0GENERAL": "general", "C0INCIDENTS": "incidents"}

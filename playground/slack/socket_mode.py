@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from playground.slack_model import JSON, SlackError
+from playground.slack.model import JSON, SlackError
 
 if TYPE_CHECKING:
-    from playground.slack_api import SlackStandIn
+    from playground.slack.web_api import SlackStandIn
 
 DEFAULT_APP_TOKEN = "xapp-1-A0INCAPP-1-playground"  # noqa: S105 -- the stand-in's well-known fake app token
 ACK_TIMEOUT_S = 3.0  # Slack's own: an envelope is re-sent when 3 s pass without an ack

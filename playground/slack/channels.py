@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from playground.slack_model import JSON, Channel, SlackError
-from playground.slack_state import SlackWorkspace
+from playground.slack.model import JSON, Channel, SlackError
+from playground.slack.state import SlackWorkspace
 
 Method = Callable[[SlackWorkspace, JSON], JSON]
 

@@ -10,9 +10,9 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View as ViewModel
 
-from playground.slack_channels import CHANNEL_METHODS
-from playground.slack_model import JSON, SlackError
-from playground.slack_state import SlackWorkspace
+from playground.slack.channels import CHANNEL_METHODS
+from playground.slack.model import JSON, SlackError
+from playground.slack.state import SlackWorkspace
 
 Method = Callable[[SlackWorkspace, JSON], JSON]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from playground.slack_methods import message_content
-from playground.slack_model import Ephemeral, Message, SlackError
-from playground.slack_state import SlackWorkspace
+from playground.slack.methods import message_content
+from playground.slack.model import Ephemeral, Message, SlackError
+from playground.slack.state import SlackWorkspace
 
 _NOT_FOUND = frozenset({"message_not_found", "channel_not_found", "thread_not_found"})
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bot.slack_ids import is_user_id
-from playground.slack_model import (
+from playground.slack.model import (
     JSON,
     Change,
     Channel,
