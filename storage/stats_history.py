@@ -1,0 +1,149 @@
+"""`/incident stats all` (SPEC §14): a team's whole history, from the duration histogram.
+
+The counts come from the histogram (`storage.duration_histogram.read_counts`): declared per severity,
+and per (metric, severity) the stamped durations per bucket. A percentile is `percentile_cont`'s: the
+values at ranks `floor(p·(n−1))` and the next, interpolated. The cumulative counts over the buckets
+say which bucket holds the rank, and how many durations lie below it; the values themselves are read
+by a short walk inside that bucket on the ordered-duration index (`ix_incidents_mtt[ar][_severity]`,
+the totals on the one without severity):
+
+    … AND seconds >= <the bucket's lower bound> ORDER BY seconds LIMIT 2 OFFSET <rank − below>
+
+or from the bucket's upper end (`seconds < <next bound>`, descending) when that is nearer. The bound is
+read in SQL from `duration_buckets`, so the walk compares durations exactly as the write path bucketed
+them. The walk is at most half a bucket long, whatever the size of the history.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Select, bindparam, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain import Severity
+from domain.stats import DurationSummary, SeverityStats
+from storage.duration_histogram import DECLARED, STAMPS, Counts, lower_bound, read_counts, seconds
+from storage.models import IncidentRow
+
+PERCENTILES = (0.5, 0.9)
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """Read `limit` durations from `bucket`'s lower bound up (or, `descending`, from the bound of
+    `bucket` down: then `bucket` is the one above), skipping `offset`."""
+
+    bucket: int
+    descending: bool
+    offset: int
+    limit: int
+
+
+def _positions(n: int, p: float) -> tuple[float, list[int]]:
+    """Where `percentile_cont(p)` of `n` values reads: its fractional position and the ranks around it."""
+    position = p * (n - 1)
+    first = math.floor(position)
+    return position, [first] if first == n - 1 else [first, first + 1]
+
+
+def _locate(buckets: list[tuple[int, int]], rank: int) -> tuple[int, int, int]:
+    """The bucket holding the `rank`-th duration (from 0): (bucket, durations below it, its count)."""
+    below = 0
+    for bucket, count in buckets:
+        if rank < below + count:
+            return bucket, below, count
+        below += count
+    raise ValueError(f"rank {rank} beyond the histogram's {below} durations")
+
+
+def plan(buckets: list[tuple[int, int]], ranks: list[int]) -> Walk:
+    """The shorter of the two walks reading `ranks` (one rank, or two adjacent ones)."""
+    first, below, _count = _locate(buckets, ranks[0])
+    up = Walk(first, False, ranks[0] - below, len(ranks))
+    last, below, count = _locate(buckets, ranks[-1])
+    down = Walk(last + 1, True, below + count - 1 - ranks[-1], len(ranks))
+    return down if down.offset < up.offset else up
+
+
+@cache
+def _in_bucket(metric: str, severity: Severity | None, descending: bool) -> Select[Any]:
+    """Params: team_id, bucket, limit, offset."""
+    stamp = STAMPS[metric]
+    duration = seconds(metric)
+    bound = lower_bound(bindparam("bucket"))
+    query = select(duration).where(
+        IncidentRow.team_id == bindparam("team_id"),
+        stamp.is_not(None),
+        duration < bound if descending else duration >= bound,
+    )
+    if severity is not None:
+        query = query.where(IncidentRow.severity == literal_column(f"'{severity.value}'"))
+    return (
+        query.order_by(duration.desc() if descending else duration)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+async def _percentile(
+    connection: AsyncConnection,
+    team_id: str,
+    metric: str,
+    severity: Severity | None,
+    buckets: list[tuple[int, int]],
+    p: float,
+) -> tuple[float, Walk]:
+    n = sum(count for _bucket, count in buckets)
+    position, wanted = _positions(n, p)
+    walk = plan(buckets, wanted)
+    params = {"team_id": team_id, "bucket": walk.bucket, "limit": walk.limit, "offset": walk.offset}
+    statement = _in_bucket(metric, severity, walk.descending)
+    values = [float(v) for v in (await connection.execute(statement, params)).scalars()]
+    if walk.descending:
+        values.reverse()
+    if len(values) != len(wanted):
+        raise RuntimeError(f"duration histogram out of step with the incidents ({team_id}, {metric})")
+    lo = values[0]
+    hi = values[1] if len(values) > 1 else lo
+    return lo + (hi - lo) * (position - wanted[0]), walk
+
+
+def _buckets(counts: Counts, metric: str, severity: Severity | None) -> list[tuple[int, int]]:
+    """One severity's buckets in order (None: every severity's, added up)."""
+    summed: dict[int, int] = {}
+    for (m, s), per_bucket in counts.items():
+        if m == metric and (severity is None or s == severity):
+            for bucket, count in per_bucket.items():
+                summed[bucket] = summed.get(bucket, 0) + count
+    return sorted((bucket, count) for bucket, count in summed.items() if count)
+
+
+async def whole_history(
+    connection: AsyncConnection, team_id: str, walks: list[Walk] | None = None
+) -> dict[Severity | None, SeverityStats]:
+    """Per severity and in total (None): declared, and the MTTA/MTTR medians and p90s. The walks
+    made are appended to `walks` when given (the bench prints the longest)."""
+    counts = await read_counts(connection, team_id)
+    found: dict[Severity | None, SeverityStats] = {}
+    for severity in (*Severity, None):
+        declared = sum(count for _bucket, count in _buckets(counts, DECLARED, severity))
+        summaries = []
+        for metric in STAMPS:
+            buckets = _buckets(counts, metric, severity)
+            measured = sum(count for _bucket, count in buckets)
+            picks: list[float | None] = []
+            for p in PERCENTILES:
+                if measured == 0:
+                    picks.append(None)
+                    continue
+                value, walk = await _percentile(connection, team_id, metric, severity, buckets, p)
+                picks.append(value)
+                if walks is not None:
+                    walks.append(walk)
+            summaries.append(DurationSummary(measured, *picks))
+        found[severity] = SeverityStats(severity, declared, 0, *summaries)
+    return found
