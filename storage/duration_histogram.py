@@ -60,7 +60,9 @@ def lower_bound(bucket: ColumnElement[int]) -> ScalarSelect[Any]:
     return select(DurationBucketRow.lower_s).where(DurationBucketRow.bucket == bucket).scalar_subquery()
 
 
-def _entries(metrics: tuple[str, ...], severity: Any, delta: int, where: ColumnElement[bool]) -> Select[Any]:
+def _entries(
+    metrics: tuple[str, ...], severity: Any, delta: int, where: ColumnElement[bool]
+) -> list[Select[Any]]:
     """An incident's entries (one per metric it has: a stamp for `ack`/`res`) as delta rows."""
     arms: list[Select[Any]] = []
     for metric in metrics:
@@ -71,7 +73,7 @@ def _entries(metrics: tuple[str, ...], severity: Any, delta: int, where: ColumnE
         if metric != DECLARED:
             arm = arm.where(STAMPS[metric].is_not(None))
         arms.append(arm)
-    return arms[0] if len(arms) == 1 else union_all(*arms)  # type: ignore[return-value]
+    return arms
 
 
 async def record_declared(executor: Executor, team_id: str, severity: Severity) -> None:
@@ -92,7 +94,7 @@ async def record_stamp(executor: Executor, team_id: str, incident_id: int, metri
     where = (IncidentRow.team_id == team_id) & (IncidentRow.id == incident_id)
     await executor.execute(
         insert(DurationHistogramRow).from_select(
-            _COLUMNS, _entries((metric,), IncidentRow.severity, 1, where)
+            _COLUMNS, _entries((metric,), IncidentRow.severity, 1, where)[0]
         )
     )
 
@@ -108,8 +110,8 @@ async def move_severity(
     where = (IncidentRow.team_id == team_id) & (IncidentRow.id == incident_id)
     metrics = (DECLARED, *STAMPS)
     moves = [
-        _entries(metrics, literal(old.value), -1, where),
-        _entries(metrics, literal(new.value), 1, where),
+        *_entries(metrics, literal(old.value), -1, where),
+        *_entries(metrics, literal(new.value), 1, where),
     ]
     await executor.execute(insert(DurationHistogramRow).from_select(_COLUMNS, union_all(*moves)))
 
