@@ -155,6 +155,7 @@ async def read_counts(connection: AsyncConnection, team_id: str) -> Counts:
         .having(total != 0)
     )
     counts: Counts = defaultdict(dict)
+    severities = {s.value: s for s in Severity}
     for metric, severity, bucket, count in rows.all():
-        counts[(str(metric), Severity(severity))][int(bucket)] = int(count)
+        counts[(metric, severities[severity])][bucket] = int(count)
     return dict(counts)

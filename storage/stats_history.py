@@ -5,7 +5,7 @@ and per (metric, severity) the stamped durations per bucket. A percentile is `pe
 values at ranks `floor(p·(n−1))` and the next, interpolated. The cumulative counts over the buckets
 say which bucket holds the rank, and how many durations lie below it; the values themselves are read
 by a short walk inside that bucket on the ordered-duration index (`ix_incidents_mtt[ar][_severity]`,
-the totals on the one without severity):
+the totals on the one without severity), all of them in one statement:
 
     … AND seconds >= <the bucket's lower bound> ORDER BY seconds LIMIT 2 OFFSET <rank − below>
 
@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, literal_column, select
+from sqlalchemy import Select, literal, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import Severity
@@ -69,47 +68,45 @@ def plan(buckets: list[tuple[int, int]], ranks: list[int]) -> Walk:
     return down if down.offset < up.offset else up
 
 
-@cache
-def _in_bucket(metric: str, severity: Severity | None, descending: bool) -> Select[Any]:
-    """Params: team_id, bucket, limit, offset."""
+def _in_bucket(team_id: str, metric: str, severity: Severity | None, walk: Walk) -> Select[Any]:
+    """One walk: the durations it reads, in a subquery of its own (its ORDER BY … LIMIT … OFFSET)."""
     stamp = STAMPS[metric]
     duration = seconds(metric)
-    bound = lower_bound(bindparam("bucket"))
-    query = select(duration).where(
-        IncidentRow.team_id == bindparam("team_id"),
+    bound = lower_bound(literal(walk.bucket))
+    query = select(duration.label("s")).where(
+        IncidentRow.team_id == team_id,
         stamp.is_not(None),
-        duration < bound if descending else duration >= bound,
+        duration < bound if walk.descending else duration >= bound,
     )
     if severity is not None:
         query = query.where(IncidentRow.severity == literal_column(f"'{severity.value}'"))
     return (
-        query.order_by(duration.desc() if descending else duration)
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
+        query.order_by(duration.desc() if walk.descending else duration).limit(walk.limit).offset(walk.offset)
     )
 
 
-async def _percentile(
-    connection: AsyncConnection,
-    team_id: str,
-    metric: str,
-    severity: Severity | None,
-    buckets: list[tuple[int, int]],
-    p: float,
-) -> tuple[float, Walk]:
-    n = sum(count for _bucket, count in buckets)
-    position, wanted = _positions(n, p)
-    walk = plan(buckets, wanted)
-    params = {"team_id": team_id, "bucket": walk.bucket, "limit": walk.limit, "offset": walk.offset}
-    statement = _in_bucket(metric, severity, walk.descending)
-    values = [float(v) for v in (await connection.execute(statement, params)).scalars()]
-    if walk.descending:
-        values.reverse()
-    if len(values) != len(wanted):
-        raise RuntimeError(f"duration histogram out of step with the incidents ({team_id}, {metric})")
-    lo = values[0]
-    hi = values[1] if len(values) > 1 else lo
-    return lo + (hi - lo) * (position - wanted[0]), walk
+_Pick = tuple[Severity | None, str, float]  # severity (None: all), metric, p
+
+
+async def _read_walks(
+    connection: AsyncConnection, team_id: str, walks: list[tuple[_Pick, Walk]]
+) -> dict[_Pick, list[float]]:
+    """Every walk in one statement (`UNION ALL` of the walks, each tagged), so one round trip; each
+    walk's values come back ascending."""
+    if not walks:
+        return {}
+    arms = []
+    for i, (pick, walk) in enumerate(walks):
+        ordered = _in_bucket(team_id, pick[1], pick[0], walk).subquery()
+        arms.append(select(literal(i).label("walk"), ordered.c.s))
+    found: dict[_Pick, list[float]] = {pick: [] for pick, _walk in walks}
+    for i, value in (await connection.execute(union_all(*arms))).all():
+        found[walks[int(i)][0]].append(float(value))
+    for pick, walk in walks:
+        found[pick].sort()
+        if len(found[pick]) != walk.limit:
+            raise RuntimeError(f"duration histogram out of step with the incidents ({team_id}, {pick})")
+    return found
 
 
 def _buckets(counts: Counts, metric: str, severity: Severity | None) -> list[tuple[int, int]]:
@@ -128,22 +125,33 @@ async def whole_history(
     """Per severity and in total (None): declared, and the MTTA/MTTR medians and p90s. The walks
     made are appended to `walks` when given (the bench prints the longest)."""
     counts = await read_counts(connection, team_id)
-    found: dict[Severity | None, SeverityStats] = {}
+    planned: list[tuple[_Pick, Walk]] = []
+    positions: dict[_Pick, float] = {}
+    measured: dict[tuple[Severity | None, str], int] = {}
     for severity in (*Severity, None):
-        declared = sum(count for _bucket, count in _buckets(counts, DECLARED, severity))
-        summaries = []
         for metric in STAMPS:
             buckets = _buckets(counts, metric, severity)
-            measured = sum(count for _bucket, count in buckets)
+            n = measured[(severity, metric)] = sum(count for _bucket, count in buckets)
+            for p in PERCENTILES if n else ():
+                position, wanted = _positions(n, p)
+                positions[(severity, metric, p)] = position - wanted[0]
+                planned.append(((severity, metric, p), plan(buckets, wanted)))
+    if walks is not None:
+        walks.extend(walk for _pick, walk in planned)
+    values = await _read_walks(connection, team_id, planned)
+    found: dict[Severity | None, SeverityStats] = {}
+    for severity in (*Severity, None):
+        summaries = []
+        for metric in STAMPS:
             picks: list[float | None] = []
             for p in PERCENTILES:
-                if measured == 0:
+                read = values.get((severity, metric, p))
+                if read is None:
                     picks.append(None)
                     continue
-                value, walk = await _percentile(connection, team_id, metric, severity, buckets, p)
-                picks.append(value)
-                if walks is not None:
-                    walks.append(walk)
-            summaries.append(DurationSummary(measured, *picks))
+                lo, hi = read[0], read[-1]
+                picks.append(lo + (hi - lo) * positions[(severity, metric, p)])
+            summaries.append(DurationSummary(measured[(severity, metric)], *picks))
+        declared = sum(count for _bucket, count in _buckets(counts, DECLARED, severity))
         found[severity] = SeverityStats(severity, declared, 0, *summaries)
     return found
