@@ -11,10 +11,11 @@ Over a team's whole history (`all`) a sort, or even a count, of every incident i
 with it; `storage.stats_history` reads the counts from the duration histogram (per team, severity and
 metric, kept on the write path as delta rows: `storage.duration_histogram`, folded by
 `storage.histogram_compaction`), and each percentile by a short walk inside the bucket holding its rank
-on `ix_incidents_mtta[_severity]` / `ix_incidents_mttr[_severity]`. On PostgreSQL, for a team of
-600,000 incidents, that is about 20 short statements instead of reading ~2 million index entries
-(docs/benchmarks.md, "Stats over years of history"); the price is one small insert per declare, first
-acknowledgement, first resolution and (two) per severity change.
+on `ix_incidents_mtta[_severity]` / `ix_incidents_mttr[_severity]`, the twenty walks in one statement.
+For a team of 600,000 incidents that reads a few thousand histogram rows and a few hundred index
+entries instead of ~2 million index entries (docs/benchmarks.md, "Stats over years of history"). The
+price is on the write path: one small insert with the declare, the first acknowledgement and the first
+resolution, one insert of up to six rows with a severity change, and a compaction now and then.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ the totals on the one without severity), all of them in one statement:
     … AND seconds >= <the bucket's lower bound> ORDER BY seconds LIMIT 2 OFFSET <rank − below>
 
 or from the bucket's upper end (`seconds < <next bound>`, descending) when that is nearer. The bound is
-read in SQL from `duration_buckets`, so the walk compares durations exactly as the write path bucketed
-them. The walk is at most half a bucket long, whatever the size of the history.
+the value stored in `duration_buckets` (read in SQL on PostgreSQL, bound as read back on SQLite), so
+the walk compares durations exactly as the write path bucketed them. The walk is at most half a
+bucket long, whatever the size of the history.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, literal, literal_column, select, union_all
+from sqlalchemy import Float, Select, bindparam, literal, literal_column, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import Severity
@@ -68,11 +69,17 @@ def plan(buckets: list[tuple[int, int]], ranks: list[int]) -> Walk:
     return down if down.offset < up.offset else up
 
 
-def _in_bucket(team_id: str, metric: str, severity: Severity | None, walk: Walk) -> Select[Any]:
-    """One walk: the durations it reads, in a subquery of its own (its ORDER BY … LIMIT … OFFSET)."""
+def _in_bucket(
+    team_id: str, metric: str, severity: Severity | None, walk: Walk, stored: float | None
+) -> Select[Any]:
+    """One walk: the durations it reads, in a subquery of its own (its ORDER BY … LIMIT … OFFSET).
+
+    The bound is read in SQL from `duration_buckets` (PostgreSQL plans that subquery first and seeks
+    the index with it), or (`stored`, SQLite) bound as the value stored there, exactly as read back:
+    SQLite seeks an expression index only for a constant, not a subquery."""
     stamp = STAMPS[metric]
     duration = seconds(metric)
-    bound = lower_bound(literal(walk.bucket))
+    bound: Any = lower_bound(literal(walk.bucket)) if stored is None else literal(stored, Float())
     query = select(duration.label("s")).where(
         IncidentRow.team_id == team_id,
         stamp.is_not(None),
@@ -88,6 +95,20 @@ def _in_bucket(team_id: str, metric: str, severity: Severity | None, walk: Walk)
 _Pick = tuple[Severity | None, str, float]  # severity (None: all), metric, p
 
 
+async def _stored_bounds(connection: AsyncConnection, buckets: list[int]) -> dict[int, float]:
+    """SQLite: the buckets' lower bounds as stored (REAL, or INTEGER when whole: either is exact as a
+    Python float), read raw; PostgreSQL reads them in the walk itself (an empty answer here)."""
+    if connection.dialect.name != "sqlite":
+        return {}
+    rows = await connection.execute(
+        text("SELECT bucket, lower_s FROM duration_buckets WHERE bucket IN :buckets").bindparams(
+            bindparam("buckets", expanding=True)
+        ),
+        {"buckets": sorted(set(buckets))},
+    )
+    return {int(bucket): float(lower) for bucket, lower in rows.all()}
+
+
 async def _read_walks(
     connection: AsyncConnection, team_id: str, walks: list[tuple[_Pick, Walk]]
 ) -> dict[_Pick, list[float]]:
@@ -95,9 +116,10 @@ async def _read_walks(
     walk's values come back ascending."""
     if not walks:
         return {}
+    stored = await _stored_bounds(connection, [walk.bucket for _pick, walk in walks])
     arms = []
     for i, (pick, walk) in enumerate(walks):
-        ordered = _in_bucket(team_id, pick[1], pick[0], walk).subquery()
+        ordered = _in_bucket(team_id, pick[1], pick[0], walk, stored.get(walk.bucket)).subquery()
         arms.append(select(literal(i).label("walk"), ordered.c.s))
     found: dict[_Pick, list[float]] = {pick: [] for pick, _walk in walks}
     for i, value in (await connection.execute(union_all(*arms))).all():
