@@ -23,6 +23,7 @@ from domain import Severity, Status
 from domain.errors import DomainError
 from domain.incident_lifecycle import TRANSITIONS
 from domain.stats import IncidentStats, StatsWindow
+from storage.database import create_engine
 from storage.duration_histogram import (
     STAMPS,
     Counts,
@@ -346,3 +347,37 @@ async def test_interleaved_compactions_and_an_open_writer_on_postgresql(
         await conn.rollback()
     expected[("declared", Severity.SEV1)] = {0: expected.get(("declared", Severity.SEV1), {}).get(0, 0) + 1}
     assert got == expected
+
+
+async def test_the_migration_backfill_equals_a_rebuild(empty_database_url: str) -> None:
+    """Incidents written before 0009 (random durations, and some on and beside bucket bounds): the
+    backfill (its own SQL, `width_bucket` on PostgreSQL) counts exactly what `rebuild` does."""
+    from tests.conftest import migrate
+
+    migrate(empty_database_url, "0008")
+    engine = create_engine(empty_database_url)
+    rng = random.Random(9)
+    edges = [Decimal("1"), Decimal("1.020"), Decimal("1.040"), Decimal("60.312")]
+    durations = [Decimal(str(round(rng.expovariate(1 / 3000), 6))) for _ in range(300)]
+    durations += [e + d for e in edges for d in (Decimal("-0.000001"), Decimal(0), Decimal("0.000001"))]
+    starts = [T0 + timedelta(minutes=i, microseconds=i * 7919 % 10**6) for i in range(len(durations))]
+    rows = [
+        {
+            "team_id": TEAMS[i % 2], "title": "x", "description": "", "severity": list(Severity)[i % 4].value,
+            "status": "resolved", "reporter_id": "U1", "channel_id": "C1", "created_at": start,
+            "updated_at": T0, "version": 1,
+            "acknowledged_at": None if i % 7 == 0 else start + timedelta(seconds=float(d)),
+            "resolved_at": start + timedelta(seconds=float(d) * 3),
+        }
+        for i, (start, d) in enumerate(zip(starts, durations, strict=True))
+    ]  # fmt: skip
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert(cast(Table, IncidentRow.__table__)), rows)
+        await engine.dispose()
+        migrate(empty_database_url, "head")
+        await counts_against_rebuild(engine)
+        for team in TEAMS:
+            await all_against_oracle(engine, team)
+    finally:
+        await engine.dispose()
