@@ -15,12 +15,17 @@ arithmetic is not Python's timedelta, so Python never computes a bucket).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Insert,
     ScalarSelect,
     Select,
+    String,
+    Table,
+    bindparam,
     delete,
     func,
     insert,
@@ -37,6 +42,9 @@ from storage.models import DurationBucketRow, DurationHistogramRow, IncidentRow,
 STAMPS: dict[str, Any] = {"ack": IncidentRow.acknowledged_at, "res": IncidentRow.resolved_at}
 DECLARED = "declared"
 DECLARED_BUCKET = 0
+# The Table, not the mapped class: executed on a session with parameters, an insert of the class would
+# be taken for an ORM bulk insert.
+_TABLE = cast(Table, DurationHistogramRow.__table__)
 _COLUMNS = ("team_id", "severity", "metric", "bucket", "delta", "folded")
 
 Executor = AsyncSession | AsyncConnection
@@ -76,27 +84,48 @@ def _entries(
     return arms
 
 
-async def record_declared(executor: Executor, team_id: str, severity: Severity) -> None:
-    await executor.execute(
-        insert(DurationHistogramRow).values(
-            team_id=team_id,
-            severity=severity.value,
-            metric=DECLARED,
-            bucket=DECLARED_BUCKET,
-            delta=1,
-            folded=False,
-        )
+@cache
+def _declared() -> Insert:
+    """Params: team_id, severity."""
+    return insert(_TABLE).values(
+        team_id=bindparam("team_id"),
+        severity=bindparam("severity"),
+        metric=DECLARED,
+        bucket=DECLARED_BUCKET,
+        delta=1,
+        folded=False,
     )
+
+
+def _incident() -> ColumnElement[bool]:
+    return (IncidentRow.team_id == bindparam("team_id")) & (IncidentRow.id == bindparam("incident_id"))
+
+
+@cache
+def _stamped(metric: str) -> Insert:
+    """Params: team_id, incident_id."""
+    arm = _entries((metric,), IncidentRow.severity, 1, _incident())[0]
+    return insert(_TABLE).from_select(_COLUMNS, arm)
+
+
+@cache
+def _moved() -> Insert:
+    """Params: team_id, incident_id, old, new."""
+    metrics = (DECLARED, *STAMPS)
+    moves = [
+        *_entries(metrics, bindparam("old", type_=String()), -1, _incident()),
+        *_entries(metrics, bindparam("new", type_=String()), 1, _incident()),
+    ]
+    return insert(_TABLE).from_select(_COLUMNS, union_all(*moves))
+
+
+async def record_declared(executor: Executor, team_id: str, severity: Severity) -> None:
+    await executor.execute(_declared(), {"team_id": team_id, "severity": severity.value})
 
 
 async def record_stamp(executor: Executor, team_id: str, incident_id: int, metric: str) -> None:
     """+1 in the bucket of the incident's `metric` duration, read from its row as now written."""
-    where = (IncidentRow.team_id == team_id) & (IncidentRow.id == incident_id)
-    await executor.execute(
-        insert(DurationHistogramRow).from_select(
-            _COLUMNS, _entries((metric,), IncidentRow.severity, 1, where)[0]
-        )
-    )
+    await executor.execute(_stamped(metric), {"team_id": team_id, "incident_id": incident_id})
 
 
 async def move_severity(
@@ -107,13 +136,8 @@ async def move_severity(
     Call it holding the incident's row lock (after the severity update), so its stamps cannot change."""
     if old == new:
         return
-    where = (IncidentRow.team_id == team_id) & (IncidentRow.id == incident_id)
-    metrics = (DECLARED, *STAMPS)
-    moves = [
-        *_entries(metrics, literal(old.value), -1, where),
-        *_entries(metrics, literal(new.value), 1, where),
-    ]
-    await executor.execute(insert(DurationHistogramRow).from_select(_COLUMNS, union_all(*moves)))
+    params = {"team_id": team_id, "incident_id": incident_id, "old": old.value, "new": new.value}
+    await executor.execute(_moved(), params)
 
 
 def _counted(metric: str, team_id: str | None) -> Select[Any]:
