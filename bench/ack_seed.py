@@ -14,6 +14,7 @@ from sqlalchemy import insert, text
 
 from domain import EventKind, Severity, Status
 from storage.database import alembic_config, create_engine
+from storage.duration_histogram import rebuild
 from storage.models import IncidentEventRow, IncidentRow
 
 # Roughly what a long-lived workspace holds: most incidents are over, a fair share still active.
@@ -134,6 +135,7 @@ async def seed(url: str, *, team_id: str, incidents: int, seed: int = 42) -> tup
                 ]
                 await conn.execute(insert(IncidentRow.__table__), rows)
                 await conn.execute(insert(IncidentEventRow.__table__), [e for r in rows for e in _events(r)])
+            await rebuild(conn, team_id)  # written directly: the stats histogram from the rows
             await conn.execute(
                 text("SELECT setval(pg_get_serial_sequence('incidents', 'id'), :n)"), {"n": incidents}
             )

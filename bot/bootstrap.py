@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.api.alerts import AlertIntakeContext, add_alert_routes
 from bot.api.context import API, ApiContext
@@ -33,6 +34,7 @@ from bot.metrics.exposition import add_metrics_route
 from bot.metrics.instruments import Metrics
 from bot.metrics.slack_errors import SlackErrorRecorder
 from bot.relay.channels import ChannelConfig, IncidentChannels
+from bot.relay.histogram_compactor import HistogramCompactor
 from bot.relay.outbox_relay import OutboxRelay, RelayConfig
 from bot.relay.reminder_scheduler import ReminderScheduler
 from bot.runtime import RUNTIME, ListenerDeps, Relay, Runtime
@@ -50,6 +52,7 @@ from domain.clock import utcnow
 from storage.api_tokens import ApiTokenStore
 from storage.clock_offset import ClockOffset
 from storage.database import alembic_head, create_engine, create_session_factory, init_db
+from storage.histogram_compaction import HistogramCompaction
 from storage.incident_channels import IncidentChannelStore
 from storage.outbox_store import OutboxStore
 from storage.pinned_reads import pinned_reads
@@ -101,6 +104,14 @@ def build_scheduler(uow_factory: UnitOfWorkFactory, relay: Relay) -> ReminderSch
         ),
         worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         on_fired=relay.wake,
+    )
+
+
+def build_compactor(engine: AsyncEngine) -> HistogramCompactor:
+    """Folds the duration histogram's deltas (`/incident stats all`), on the writer engine."""
+    return HistogramCompactor(
+        compaction=HistogramCompaction(engine),
+        worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
     )
 
 
@@ -184,6 +195,7 @@ def build_application(
     scheduler = build_scheduler(uow_factory, relay) if relay else None
     if scheduler is not None:
         clock_offset.subscribe(scheduler.wake)
+    compactor = build_compactor(engine) if relay else None
     on_commit = _wake_all(relay, scheduler)
     service = IncidentService(uow_factory, responders=settings.responders, on_commit=on_commit)
     deps = ListenerDeps(
@@ -217,6 +229,7 @@ def build_application(
         relay=relay,
         schema_head=alembic_head(),
         scheduler=scheduler,
+        compactor=compactor,
         clock_offset=clock_offset,
         socket=(
             SocketModeConnection(
@@ -282,6 +295,8 @@ async def _on_startup(app: web.Application) -> None:
         await runtime.relay.start()
     if runtime.scheduler is not None:
         await runtime.scheduler.start()
+    if runtime.compactor is not None:
+        await runtime.compactor.start()
     log.info("app.started", database=runtime.engine.url.render_as_string(hide_password=True))
 
 
@@ -290,6 +305,8 @@ async def _on_cleanup(app: web.Application) -> None:
     if runtime.socket is not None:  # no new envelopes; those being handled finish in `drain`
         await runtime.socket.stop()
     await runtime.tasks.drain()
+    if runtime.compactor is not None:
+        await runtime.compactor.stop()
     if runtime.scheduler is not None:
         await runtime.scheduler.stop()
     if runtime.relay is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.background import BackgroundTasks
 from bot.metrics.instruments import Metrics
+from bot.relay.histogram_compactor import HistogramCompactor
 from bot.relay.reminder_scheduler import ReminderScheduler
 from bot.service.incidents import IncidentService
 from bot.service.reminders import ReminderService
@@ -70,6 +71,7 @@ class Runtime:
     relay: Relay | None
     schema_head: str | None  # the migrations' head, read once when the process is built
     scheduler: ReminderScheduler | None = None  # update reminders (SPEC §13); runs beside the relay
+    compactor: HistogramCompactor | None = None  # folds `/incident stats all`'s histogram; beside the relay
     clock_offset: ClockOffset | None = None  # reminders' clock offset: 0 except in tests and the playground
     socket: SlackConnection | None = None  # Socket Mode (SPEC §15); None in HTTP mode
     metrics: Metrics | None = None  # SPEC §16; None with METRICS_ENABLED=false

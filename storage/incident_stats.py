@@ -7,18 +7,19 @@ as PostgreSQL's. Durations are seconds from `created_at` to the first-time stamp
 and `resolved_at`. A window is `created_at >= :since`, read from `ix_incidents_stats` (migration
 0008), one range per severity, which holds every column the statement needs.
 
-Over a team's whole history (`all`) a sort of every incident it ever had would grow with it; there each
-percentile is read as a position in `ix_incidents_mtta[_severity]` / `ix_incidents_mttr[_severity]`,
-which hold the durations in order: `ORDER BY … LIMIT 2 OFFSET floor(p * (n - 1))` (from whichever end
-is nearer), and the two values are interpolated as `percentile_cont` does. `n` comes from one counting
-statement first (one index-only range of `ix_incidents_stats` per severity). On PostgreSQL the walks are
-shared out over two connections of the read engine, run at once; SQLite walks them one after another.
+Over a team's whole history (`all`) a sort, or even a count, of every incident it ever had would grow
+with it; `storage.stats_history` reads the counts from the duration histogram (per team, severity and
+metric, kept on the write path as delta rows: `storage.duration_histogram`, folded by
+`storage.histogram_compaction`), and each percentile by a short walk inside the bucket holding its rank
+on `ix_incidents_mtta[_severity]` / `ix_incidents_mttr[_severity]`, the twenty walks in one statement.
+For a team of 600,000 incidents that reads a few thousand histogram rows and a few hundred index
+entries instead of ~2 million index entries (docs/benchmarks.md, "Stats over years of history"). The
+price is on the write path: one small insert with the declare, the first acknowledgement and the first
+resolution, one insert of up to six rows with a severity change, and a compaction now and then.
 """
 
 from __future__ import annotations
 
-import asyncio
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -26,20 +27,17 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    Select,
     TextClause,
     bindparam,
-    literal_column,
-    select,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import ACTIVE_STATUSES, Severity
 from domain.stats import DurationSummary, IncidentStats, SeverityStats, StatsWindow
-from storage.models import IncidentRow, UTCDateTime, seconds_between, status_where
+from storage.models import UTCDateTime, status_where
+from storage.stats_history import PERCENTILES, whole_history
 
-PERCENTILES = (0.5, 0.9)
 _SEVERITIES = {member.value: member for member in Severity}
 
 
@@ -125,134 +123,6 @@ def window_statement(dialect: str) -> TextClause:
     return _sqlite() if dialect == "sqlite" else _postgresql()
 
 
-STAMPS = {"ack": IncidentRow.acknowledged_at, "res": IncidentRow.resolved_at}
-
-
-@cache
-def _counts() -> TextClause:
-    """A team's whole history, per severity: declared, acknowledged, resolved.
-
-    One arm per severity, each a range of `ix_incidents_stats` read index-only. Grouped by severity
-    over the team instead, PostgreSQL reads the whole table (a parallel seq scan, 1.5-2x slower on a
-    million incidents); the arms are run side by side (Parallel Append)."""
-    return text(
-        " UNION ALL ".join(
-            f"SELECT '{s.value}' AS severity, count(*) AS declared, "  # noqa: S608 (fixed fragments)
-            "count(acknowledged_at) AS acked, count(resolved_at) AS resolved "
-            f"FROM incidents WHERE team_id = :team_id AND severity = '{s.value}'"
-            for s in Severity
-        )
-    )
-
-
-@cache
-def _ordered(metric: str, severity: Severity | None, descending: bool) -> Select[Any]:
-    """One severity's stamped durations (None: every severity's) in order, from `ix_incidents_mtt…`.
-
-    Params: team_id, limit, offset."""
-    stamp = STAMPS[metric]
-    seconds = seconds_between(IncidentRow.created_at, stamp)  # type: ignore[arg-type]
-    query = select(seconds).where(IncidentRow.team_id == bindparam("team_id"), stamp.is_not(None))
-    if severity is not None:
-        query = query.where(IncidentRow.severity == literal_column(f"'{severity.value}'"))
-    return (
-        query.order_by(seconds.desc() if descending else seconds)
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
-    )
-
-
-def _positions(n: int, p: float) -> tuple[float, list[int]]:
-    """Where `percentile_cont(p)` of `n` values reads: its fractional position and the ranks around it."""
-    position = p * (n - 1)
-    first = math.floor(position)
-    return position, [first] if first == n - 1 else [first, first + 1]
-
-
-def _walk_length(n: int, p: float) -> int:
-    """Index entries walked to read the percentile, from whichever end is nearer (none when n is 0)."""
-    if n == 0:
-        return 0
-    wanted = _positions(n, p)[1]
-    return min(wanted[0], n - 1 - wanted[-1])
-
-
-async def _percentile(
-    connection: AsyncConnection, team_id: str, metric: str, severity: Severity | None, n: int, p: float
-) -> float | None:
-    """`percentile_cont(p)` of `n` ordered durations, reading two rows at their position."""
-    if n == 0:
-        return None
-    position, wanted = _positions(n, p)  # ascending indexes
-    descending = n - 1 - wanted[-1] < wanted[0]  # start from the nearer end
-    offset = n - 1 - wanted[-1] if descending else wanted[0]
-    params = {"team_id": team_id, "limit": len(wanted), "offset": offset}
-    values = [
-        float(v) for v in (await connection.execute(_ordered(metric, severity, descending), params)).scalars()
-    ]
-    if descending:
-        values.reverse()
-    lo = values[0]
-    hi = values[1] if len(values) > 1 else lo
-    return lo + (hi - lo) * (position - wanted[0])
-
-
-_Walk = tuple[str, Severity | None, int, float]  # metric, severity (None: all), n, p
-
-
-async def _walks(connection: AsyncConnection, team_id: str, walks: list[_Walk]) -> dict[_Walk, float | None]:
-    """Every percentile's walk. On PostgreSQL on two connections at once (this one and one more of its
-    engine's pool, for the length of the walks), the longest walks first, each to the connection with
-    less to walk so far; SQLite walks one after another on this one."""
-
-    async def run(on: AsyncConnection, mine: list[_Walk]) -> dict[_Walk, float | None]:
-        return {walk: await _percentile(on, team_id, *walk) for walk in mine}
-
-    if connection.dialect.name == "sqlite":
-        return await run(connection, walks)
-    lanes: tuple[list[_Walk], list[_Walk]] = ([], [])
-    load = [0, 0]
-    for walk in sorted(walks, key=lambda w: _walk_length(w[2], w[3]), reverse=True):
-        lane = load.index(min(load))
-        lanes[lane].append(walk)
-        load[lane] += _walk_length(walk[2], walk[3])
-    async with connection.engine.connect() as other, asyncio.TaskGroup() as group:
-        mine = group.create_task(run(connection, lanes[0]))
-        theirs = group.create_task(run(other, lanes[1]))
-    return mine.result() | theirs.result()
-
-
-async def _whole_history(connection: AsyncConnection, team_id: str) -> dict[Severity | None, SeverityStats]:
-    """`all`: counts per severity, then each percentile by its position in the ordered durations."""
-    counted = {
-        _SEVERITIES[row.severity]: (int(row.declared), int(row.acked), int(row.resolved))
-        for row in (await connection.execute(_counts(), {"team_id": team_id})).all()
-    }
-    totals: dict[Severity | None, tuple[int, int, int]] = {}
-    for severity in (*Severity, None):
-        parts = [(0, 0, 0), *counted.values()] if severity is None else [counted.get(severity, (0, 0, 0))]
-        declared, acked, resolved = (sum(column) for column in zip(*parts, strict=True))
-        totals[severity] = (declared, acked, resolved)
-    percentiles = await _walks(
-        connection,
-        team_id,
-        [
-            (metric, severity, n, p)
-            for severity, (_declared, acked, resolved) in totals.items()
-            for metric, n in (("ack", acked), ("res", resolved))
-            for p in PERCENTILES
-        ],
-    )
-    found: dict[Severity | None, SeverityStats] = {}
-    for severity, (declared, acked, resolved) in totals.items():
-        summaries = [
-            DurationSummary(n, *[percentiles[(metric, severity, n, p)] for p in PERCENTILES])
-            for metric, n in (("ack", acked), ("res", resolved))
-        ]
-        found[severity] = SeverityStats(severity, declared, 0, *summaries)
-    return found
-
-
 async def _window(
     connection: AsyncConnection, team_id: str, since: datetime
 ) -> dict[Severity | None, SeverityStats]:
@@ -298,7 +168,7 @@ async def read_stats(
     connection: AsyncConnection, team_id: str, window: StatsWindow, since: datetime | None
 ) -> IncidentStats:
     if since is None:
-        found = await _whole_history(connection, team_id)
+        found = await whole_history(connection, team_id)
     else:
         found = await _window(connection, team_id, since)
     active: dict[str, int] = {

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -394,3 +395,44 @@ class IncidentChannelRow(Base):
     archive_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class DurationBucketRow(Base):
+    """Fixed bucket bounds of the duration histogram (migration 0009 writes them; nothing changes them).
+
+    A duration's bucket is the one with the greatest `lower_s` at or below it, compared in SQL
+    (`storage.duration_histogram.bucket_of`), never in Python."""
+
+    __tablename__ = "duration_buckets"
+    __table_args__ = (Index("uq_duration_buckets_lower", "lower_s", "bucket", unique=True),)
+
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    lower_s: Mapped[Any] = mapped_column(Numeric(18, 3), nullable=False)
+
+
+HISTOGRAM_METRICS = ("declared", "ack", "res")
+
+
+class DurationHistogramRow(Base):
+    """Per (team, severity, metric, bucket) counts as append-only deltas (`folded` false: +1/-1 written
+    by a change) and compacted sums (`folded` true); a count is the SUM of `delta` over both."""
+
+    __tablename__ = "duration_histogram"
+    __table_args__ = (
+        CheckConstraint("metric IN ('declared', 'ack', 'res')", name="metric_valid"),
+        Index("ix_duration_histogram_team", "team_id", "id"),
+        Index(
+            "ix_duration_histogram_deltas",
+            "team_id",
+            postgresql_where=text("NOT folded"),
+            sqlite_where=text("NOT folded"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    severity: Mapped[str] = mapped_column(String(8), nullable=False)
+    metric: Mapped[str] = mapped_column(String(8), nullable=False)
+    bucket: Mapped[int] = mapped_column(Integer, nullable=False)
+    delta: Mapped[int] = mapped_column(Integer, nullable=False)
+    folded: Mapped[bool] = mapped_column(Boolean, nullable=False)

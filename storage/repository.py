@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, literal, update
+from sqlalchemy import and_, func, literal, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain import (
@@ -23,6 +23,7 @@ from domain import (
 from domain.changes import ChangeKind, IncidentChange
 from domain.clock import Clock, utcnow
 from storage.change_log import ChangeLog
+from storage.duration_histogram import move_severity, record_declared, record_stamp
 from storage.incident_reads import IncidentReads
 from storage.mapping import incident_from_row
 from storage.models import IncidentRow, UTCDateTime
@@ -34,13 +35,17 @@ _STAMPS: dict[Status, Any] = {
     Status.RESOLVED: IncidentRow.resolved_at,
     Status.CLOSED: IncidentRow.closed_at,
 }
+# The stamps the duration histogram counts (`storage.duration_histogram`), by the status that sets them.
+_MEASURED = {Status.ACKNOWLEDGED: "ack", Status.RESOLVED: "res"}
 
 
 class IncidentRepository(IncidentReads):
     """Reads return domain values; writes add the timeline event and outbox row to the same session.
 
     Transaction boundaries belong to the unit of work, not to this class. Every human update (and the
-    declare) re-plans the incident's next update reminder here, in the same transaction (SPEC §13).
+    declare) re-plans the incident's next update reminder here, in the same transaction (SPEC §13), and
+    the declare, the first acknowledgement and resolution, and a severity change add their delta rows
+    to the duration histogram `/incident stats all` reads (`storage.duration_histogram`).
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class IncidentRepository(IncidentReads):
         )
         self._session.add(row)
         await self._session.flush()
+        await record_declared(self._session, team_id, severity)
         incident = incident_from_row(row)
         self._log.declared(incident, now=now)
         await self.reminders.after_update(incident)
@@ -100,9 +106,18 @@ class IncidentRepository(IncidentReads):
             "updated_at": now,
         }
         stamp = _STAMPS.get(target)
-        if stamp is not None:
-            values[stamp.key] = func.coalesce(stamp, literal(now, UTCDateTime()))
-        moved = await self._update(current, IncidentRow.status == current.status.value, **values)
+        guard = IncidentRow.status == current.status.value
+        metric = _MEASURED.get(target)
+        moved: Incident | None
+        if metric is not None:
+            stamped = await self._stamp_first_time(current, guard, stamp, literal(now, UTCDateTime()), values)
+            moved, first = stamped if stamped is not None else (None, False)
+            if first:
+                await record_stamp(self._session, current.team_id, current.id, metric)
+        else:
+            if stamp is not None:
+                values[stamp.key] = func.coalesce(stamp, literal(now, UTCDateTime()))
+            moved = await self._update(current, guard, **values)
         if moved is None:
             return None
         change = IncidentChange(
@@ -131,12 +146,29 @@ class IncidentRepository(IncidentReads):
         return await self._update(current, IncidentRow.version == version, version=IncidentRow.version)
 
     async def change_severity(self, current: Incident, severity: Severity, *, actor_id: str) -> Incident:
-        changed = await self._bump(current, severity=severity.value)
+        """The histogram's entries move with the incident, from the severity it really had: `current`
+        may be stale, so the update is guarded by it, and on a miss the row is locked and read again."""
+        old = current.severity
+        bumped = await self._update(
+            current,
+            IncidentRow.severity == old.value,
+            version=IncidentRow.version + 1,
+            updated_at=self._clock(),
+            severity=severity.value,
+        )
+        if bumped is None:
+            locked = await self._update(current, None, version=IncidentRow.version)
+            if locked is None:  # another team's incident: callers read it by team first, so never here
+                raise IncidentNotFoundError(current.id)
+            old = locked.severity
+            bumped = await self._bump(locked, severity=severity.value)
+        changed = bumped
+        await move_severity(self._session, current.team_id, current.id, old, severity)
         change = IncidentChange(
             kind=ChangeKind.SEVERITY,
             actor_id=actor_id,
             version=changed.version,
-            from_severity=current.severity,
+            from_severity=old,
             to_severity=severity,
         )
         self._log.accepted(
@@ -144,8 +176,8 @@ class IncidentRepository(IncidentReads):
             change,
             kind=EventKind.SEVERITY_CHANGED,
             audit_event="incident.severity.changed",
-            detail=f"{current.severity.value} → {severity.value}",
-            from_severity=current.severity.value,
+            detail=f"{old.value} → {severity.value}",
+            from_severity=old.value,
             to_severity=severity.value,
         )
         await self.reminders.after_update(changed)
@@ -229,6 +261,27 @@ class IncidentRepository(IncidentReads):
         )
 
     # ---- internals -----------------------------------------------------------------------------
+
+    async def _stamp_first_time(
+        self, current: Incident, guard: Any, stamp: Any, now: Any, values: dict[str, Any]
+    ) -> tuple[Incident, bool] | None:
+        """The move, stamping `stamp` only if it is still empty; True when this statement stamped it.
+
+        Two guarded updates, `stamp IS NULL` (set it) and `stamp IS NOT NULL` (keep it), the likelier
+        first: whichever matches says for certain whether this was the first stamp (stamps are never
+        cleared), which a compare of the returned stamp with `now` could not (a fixed clock, a stale
+        `current`). None when neither matches: the incident left `current.status`."""
+        attempts = [
+            (True, stamp.is_(None), {**values, stamp.key: now}),
+            (False, stamp.is_not(None), values),
+        ]
+        if getattr(current, stamp.key) is not None:
+            attempts.reverse()
+        for first, condition, written in attempts:
+            moved = await self._update(current, and_(guard, condition), **written)
+            if moved is not None:
+                return moved, first
+        return None
 
     async def _bump(self, current: Incident, **values: Any) -> Incident:
         """Apply a non-status change; the row lock it takes orders concurrent changes per incident."""
