@@ -64,13 +64,18 @@ log = structlog.get_logger(__name__)
 RelayFactory = Callable[[Settings, UnitOfWorkFactory], Relay]
 
 
+def worker_id() -> str:
+    """Who holds a lease or ran a pass, in logs and in the outbox: host, process and a random tag."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 def build_relay(settings: Settings, uow_factory: UnitOfWorkFactory) -> OutboxRelay:
     """The relay retries on its own terms (backoff, Retry-After per channel): its client does not retry."""
     client = build_web_client(settings, retries=False)
     return OutboxRelay(
         store=OutboxStore(uow_factory.session_factory, clock=uow_factory.clock),
         client=client,
-        worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+        worker_id=worker_id(),
         incident_channel=settings.incident_channel,
         config=RelayConfig(lease=timedelta(seconds=settings.outbox_lease_s)),
         clock=uow_factory.clock,
@@ -102,7 +107,7 @@ def build_scheduler(uow_factory: UnitOfWorkFactory, relay: Relay) -> ReminderSch
             clock=uow_factory.clock,
             read_engine=uow_factory.read_engine,
         ),
-        worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+        worker_id=worker_id(),
         on_fired=relay.wake,
     )
 
@@ -111,7 +116,7 @@ def build_compactor(engine: AsyncEngine) -> HistogramCompactor:
     """Folds the duration histogram's deltas (`/incident stats all`), on the writer engine."""
     return HistogramCompactor(
         compaction=HistogramCompaction(engine),
-        worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+        worker_id=worker_id(),
     )
 
 
@@ -198,20 +203,7 @@ def build_application(
     compactor = build_compactor(engine) if relay else None
     on_commit = _wake_all(relay, scheduler)
     service = IncidentService(uow_factory, responders=settings.responders, on_commit=on_commit)
-    deps = ListenerDeps(
-        settings=settings,
-        service=service,
-        cursors=CursorCodec(settings.cursor_secret),
-        timeline_cursors=TimelineCursorCodec(settings.cursor_secret),
-        tasks=tasks,
-        clock=clock,
-        reminders=ReminderService(uow_factory, responders=settings.responders, on_commit=on_commit),
-        channel_incident=(
-            IncidentChannelStore(uow_factory.session_factory).incident_for_channel
-            if settings.incident_channel_mode == "per-incident"
-            else None
-        ),
-    )
+    deps = _listener_deps(settings, uow_factory, service, tasks, clock, on_commit)
     bolt_app = build_bolt_app(settings, web_client, deps, metrics)
 
     app = web.Application(
@@ -240,6 +232,51 @@ def build_application(
         ),
         metrics=metrics,
     )
+    add_routes(app)
+    if metrics is not None:
+        add_metrics_route(app, metrics)
+    _add_api(app, settings, uow_factory, service, clock, on_commit, metrics)
+    app.on_startup.append(_on_startup)
+    app.on_cleanup.append(_on_cleanup)
+    return app
+
+
+def _listener_deps(
+    settings: Settings,
+    uow_factory: UnitOfWorkFactory,
+    service: IncidentService,
+    tasks: BackgroundTasks,
+    clock: Callable[[], datetime],
+    on_commit: Callable[[], None],
+) -> ListenerDeps:
+    """What the Slack door's listeners are given."""
+    return ListenerDeps(
+        settings=settings,
+        service=service,
+        cursors=CursorCodec(settings.cursor_secret),
+        timeline_cursors=TimelineCursorCodec(settings.cursor_secret),
+        tasks=tasks,
+        clock=clock,
+        reminders=ReminderService(uow_factory, responders=settings.responders, on_commit=on_commit),
+        channel_incident=(
+            IncidentChannelStore(uow_factory.session_factory).incident_for_channel
+            if settings.incident_channel_mode == "per-incident"
+            else None
+        ),
+    )
+
+
+def _add_api(
+    app: web.Application,
+    settings: Settings,
+    uow_factory: UnitOfWorkFactory,
+    service: IncidentService,
+    clock: Callable[[], datetime],
+    on_commit: Callable[[], None],
+    metrics: Metrics | None,
+) -> None:
+    """The REST API door (SPEC §10) and the alert webhooks on it (SPEC §11)."""
+    read_engine = uow_factory.read_engine
     app[API] = ApiContext(
         service=service,
         tokens=TokenCodec(settings.api_token_secret),
@@ -249,9 +286,6 @@ def build_application(
         clock=clock,
         read_scope=lambda: pinned_reads(read_engine),
     )
-    add_routes(app)
-    if metrics is not None:
-        add_metrics_route(app, metrics)
     add_api_routes(app)
     add_alert_routes(
         app,
@@ -269,9 +303,6 @@ def build_application(
             metrics=metrics,
         ),
     )
-    app.on_startup.append(_on_startup)
-    app.on_cleanup.append(_on_cleanup)
-    return app
 
 
 def _wake_all(relay: Relay | None, scheduler: ReminderScheduler | None) -> Callable[[], None]:

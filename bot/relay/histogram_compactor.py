@@ -7,14 +7,13 @@ rows a stats read sums few. Replicas may run it at once: two compactions never c
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 from collections.abc import Callable
 
 import structlog
 
-from bot.relay.supervisor import Restarts, Supervisor
+from bot.relay.periodic import PeriodicTask
+from bot.relay.supervisor import Restarts
 from storage.histogram_compaction import HistogramCompaction
 
 log = structlog.get_logger(__name__)
@@ -24,7 +23,9 @@ AT_LEAST = 1  # deltas a team needs to be compacted in a pass
 TEAMS_PER_PASS = 100
 
 
-class HistogramCompactor:
+class HistogramCompactor(PeriodicTask):
+    NAME = "histogram"
+
     def __init__(
         self,
         *,
@@ -36,34 +37,11 @@ class HistogramCompactor:
         restarts: Restarts | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        super().__init__(worker_id=worker_id, restarts=restarts, rng=rng)
         self._compaction = compaction
-        self._worker_id = worker_id
         self._interval_s = interval_s
         self._at_least = at_least
         self._on_pass = on_pass
-        self._supervisor = Supervisor(restarts=restarts, rng=rng)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def task_name(self) -> str:
-        return f"histogram:{self._worker_id}"
-
-    def wake(self) -> None:
-        """Run a pass now rather than at the end of the interval."""
-        self._wake.set()
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = self._supervisor.spawn(self.task_name, self._run)
-            log.info("histogram.compactor_started", worker=self._worker_id)
-
-    async def stop(self) -> None:
-        """Cancel the loop; a compaction under way rolls back, and its deltas wait for the next pass."""
-        if self._task is not None:
-            await self._supervisor.stop()
-            self._task = None
-            log.info("histogram.compactor_stopped", worker=self._worker_id)
 
     async def compact_due(self) -> list[str]:
         """One pass: every team with deltas (the most first, up to a hundred), each in its transaction."""
@@ -73,15 +51,6 @@ class HistogramCompactor:
         self._on_pass(teams)
         return teams
 
-    async def _run(self) -> None:
-        """The loop; a database error ends it and the supervisor restarts it with backoff."""
-        while True:
-            self._wake.clear()
-            teams = await self.compact_due()
-            if len(teams) >= TEAMS_PER_PASS:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._interval_s)
-
-    def tasks(self) -> list[str]:
-        return self._supervisor.running()
+    async def run_pass(self) -> float:
+        """Compact; at once again while teams are left over, else after `interval_s`."""
+        return 0.0 if len(await self.compact_due()) >= TEAMS_PER_PASS else self._interval_s

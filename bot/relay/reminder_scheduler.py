@@ -9,14 +9,13 @@ a local commit (a new plan) or when the clock offset moves (the playground's fas
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 from collections.abc import Callable
 
 import structlog
 
-from bot.relay.supervisor import Restarts, Supervisor
+from bot.relay.periodic import PeriodicTask
+from bot.relay.supervisor import Restarts
 from storage.reminders import FiredReminder, ReminderStore
 
 log = structlog.get_logger(__name__)
@@ -25,7 +24,9 @@ POLL_INTERVAL_S = 30.0
 BATCH = 50
 
 
-class ReminderScheduler:
+class ReminderScheduler(PeriodicTask):
+    NAME = "reminders"
+
     def __init__(
         self,
         *,
@@ -36,32 +37,10 @@ class ReminderScheduler:
         restarts: Restarts | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        super().__init__(worker_id=worker_id, restarts=restarts, rng=rng)
         self._store = store
-        self._worker_id = worker_id
         self._on_fired = on_fired
         self._poll_interval_s = poll_interval_s
-        self._supervisor = Supervisor(restarts=restarts, rng=rng)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def task_name(self) -> str:
-        return f"reminders:{self._worker_id}"
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = self._supervisor.spawn(self.task_name, self._run)
-            log.info("reminders.started", worker=self._worker_id)
-
-    async def stop(self) -> None:
-        """Cancel the loop; a reminder being fired rolls back and stays due for the next run."""
-        if self._task is not None:
-            await self._supervisor.stop()
-            self._task = None
-            log.info("reminders.stopped", worker=self._worker_id)
 
     async def fire_due(self) -> list[FiredReminder]:
         """One pass: fire what is due now (each in its own transaction) and wake the relay."""
@@ -77,20 +56,11 @@ class ReminderScheduler:
                 )
         return fired
 
-    async def _run(self) -> None:
-        """The loop; a database error ends it and the supervisor restarts it with backoff."""
-        while True:
-            self._wake.clear()
-            due_in = await self._store.next_due_in(future_only=False)  # a read: most wakes find nothing due
-            if due_in is not None and due_in <= 0:
-                if len(await self.fire_due()) >= BATCH:
-                    continue
-                due_in = await self._store.next_due_in()
-            timeout = (
-                self._poll_interval_s if due_in is None else max(0.0, min(self._poll_interval_s, due_in))
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-
-    def tasks(self) -> list[str]:
-        return self._supervisor.running()
+    async def run_pass(self) -> float:
+        """Fire what is due; sleep until the next due time, at most `poll_interval_s`."""
+        due_in = await self._store.next_due_in(future_only=False)  # a read: most wakes find nothing due
+        if due_in is not None and due_in <= 0:
+            if len(await self.fire_due()) >= BATCH:
+                return 0.0
+            due_in = await self._store.next_due_in()
+        return self._poll_interval_s if due_in is None else max(0.0, min(self._poll_interval_s, due_in))
