@@ -22,14 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 import storage.repository as repository
-from bench.cluster import on_throwaway_cluster
+from bench.cluster import throwaway_database
 from bench.list_history import migrate
 from bench.timing import medians_ms
 from bot.service.incidents import IncidentService
-from devtools.pg_cluster import PgCluster
 from domain import Severity, Status
 from storage.database import create_engine, create_session_factory
 from storage.unit_of_work import UnitOfWorkFactory
@@ -78,21 +75,10 @@ async def run(url: str, cycles: int, reps: int) -> tuple[float, float]:
     return with_ms / cycles, without_ms / cycles
 
 
-async def on_postgresql(cycles: int, reps: int) -> tuple[float, float]:
-    result: list[tuple[float, float]] = []
-
-    async def body(cluster: PgCluster, _scratch: Path) -> int:
-        conn = await asyncpg.connect(cluster.url().replace("+asyncpg", ""))
-        try:
-            await conn.execute("CREATE DATABASE bench")
-        finally:
-            await conn.close()
-        migrate(cluster.url("bench"), "head")
-        result.append(await run(cluster.url("bench"), cycles, reps))
-        return 0
-
-    await on_throwaway_cluster("bench-write-cost-", body)
-    return result[0]
+def on_postgresql(cycles: int, reps: int) -> tuple[float, float]:
+    with throwaway_database() as url:
+        migrate(url, "head")
+        return asyncio.run(run(url, cycles, reps))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             migrate(url, "head")
             results["sqlite"] = asyncio.run(run(url, args.cycles, args.reps))
     if args.backend in ("postgresql", "both"):
-        results["postgresql"] = asyncio.run(on_postgresql(args.cycles, args.reps))
+        results["postgresql"] = on_postgresql(args.cycles, args.reps)
     load = os.getloadavg()
     print(f"declare → ack → resolve, p50 per cycle over {args.reps} reps of {args.cycles} cycles")
     print(f"load: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min)")
