@@ -139,6 +139,29 @@ async def _outbox(args: argparse.Namespace) -> int:
         await engine.dispose()
 
 
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return asyncio.run(_stats_rebuild(args))
+    except (SQLAlchemyError, OSError) as exc:
+        return _database_failure(_database_url(args), "rebuild the duration histogram in", exc)
+
+
+async def _stats_rebuild(args: argparse.Namespace) -> int:
+    from storage.database import create_engine
+    from storage.duration_histogram import rebuild
+
+    engine = create_engine(_database_url(args))
+    try:
+        async with engine.begin() as connection:
+            await rebuild(connection, args.team)
+    finally:
+        await engine.dispose()
+    print(f"duration histogram rebuilt from the incidents of {args.team or 'every team'}")
+    return 0
+
+
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TTL_MAX_DAYS = 3650
 
@@ -275,6 +298,17 @@ def build_parser() -> argparse.ArgumentParser:
     retry = outbox_sub.add_parser("retry", help="make a failed notification pending again")
     retry.add_argument("id", type=int)
     outbox.set_defaults(func=_cmd_outbox)
+
+    stats = sub.add_parser("stats", help="the duration histogram behind /incident stats all")
+    stats.add_argument("--database-url", help="overrides DATABASE_URL")
+    stats_sub = stats.add_subparsers(dest="stats_command", required=True, metavar="ACTION")
+    rebuild = stats_sub.add_parser(
+        "rebuild",
+        help="recount it from the incidents, beside live writers (after replicas older than migration "
+        "0009 wrote incidents)",
+    )
+    rebuild.add_argument("--team", help="one Slack team id (default: every team)")
+    stats.set_defaults(func=_cmd_stats)
 
     token = sub.add_parser("token", help="REST API tokens: issue, list, revoke")
     token.add_argument("--database-url", help="overrides DATABASE_URL")

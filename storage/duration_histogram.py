@@ -31,6 +31,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     true,
     union_all,
 )
@@ -158,8 +159,18 @@ def _counted(metric: str, team_id: str | None) -> Select[Any]:
 
 
 async def rebuild(connection: Executor, team_id: str | None = None) -> None:
-    """The histogram computed afresh from the incidents table (one team, or all): for whatever writes
-    incidents rows directly (bench seeders, tests). Run it in a transaction that nothing else writes in."""
+    """The histogram computed afresh from the incidents table (one team, or all), in the caller's
+    transaction: for whatever wrote incidents rows without it (bench seeders, tests, replicas still on
+    a version before migration 0009 while it ran) — `incident-tracker stats rebuild`.
+
+    Safe beside live writers. On PostgreSQL the histogram is locked first (`EXCLUSIVE`: reads go on,
+    writes wait): a writer with a delta not yet committed is waited for, and then counted from its
+    incident; one that writes a delta while the lock is held waits for this commit, and its incident
+    change is not in this statement's snapshot, so it is counted once, by its delta. On SQLite the
+    writer engine's `BEGIN IMMEDIATE` already serializes every writer with this transaction."""
+    on = connection if isinstance(connection, AsyncConnection) else await connection.connection()
+    if on.dialect.name == "postgresql":
+        await connection.execute(text(f"LOCK TABLE {_TABLE.name} IN EXCLUSIVE MODE"))
     wipe = delete(DurationHistogramRow)
     if team_id is not None:
         wipe = wipe.where(DurationHistogramRow.team_id == team_id)
