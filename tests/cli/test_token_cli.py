@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import subprocess
-import sys
 
 import pytest
 
 from domain.api_tokens import TOKEN_NAME_MAX
 from tests.support.bot import SIGNING_SECRET, TEAM, BotHarness
+from tests.support.cli import run_cli
 
 pytestmark = pytest.mark.asyncio
 
@@ -18,19 +16,7 @@ pytestmark = pytest.mark.asyncio
 async def cli(database_url: str, *args: str) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "API_TOKEN_SECRET"}}
     env |= {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "DATABASE_URL": database_url}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "token",
-        *args,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_cli("token", *args, env=env)
 
 
 async def get(bot: BotHarness, token: str) -> int:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
-import sys
 from datetime import timedelta
 
 from sqlalchemy import delete
@@ -20,6 +18,7 @@ from storage.duration_histogram import read_counts, rebuild
 from storage.models import DurationHistogramRow
 from storage.unit_of_work import UnitOfWorkFactory
 from tests.storage.test_duration_histogram import SetClock, all_against_oracle, counts_against_rebuild
+from tests.support.cli import run_cli
 
 
 async def lifecycles(service: IncidentService, clock: SetClock, team: str, n: int) -> None:
@@ -33,22 +32,9 @@ async def lifecycles(service: IncidentService, clock: SetClock, team: str, n: in
                 await service.transition(team_id=team, incident_id=incident.id, target=target, actor_id="U1")
 
 
-async def run_cli(database_url: str, *args: str) -> tuple[int, str, str]:
+async def stats_rebuild(database_url: str, *args: str) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DATABASE_URL": database_url}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "stats",
-        "rebuild",
-        *args,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_cli("stats", "rebuild", *args, env=env)
 
 
 async def test_the_cli_recounts_what_an_older_replica_left_out(
@@ -62,7 +48,7 @@ async def test_the_cli_recounts_what_an_older_replica_left_out(
         await conn.execute(delete(DurationHistogramRow))
         assert await read_counts(conn, "T1") == {}
 
-    code, out, err = await run_cli(database_url, "--team", "T1")
+    code, out, err = await stats_rebuild(database_url, "--team", "T1")
     assert (code, err) == (0, ""), err
     assert "rebuilt from the incidents of T1" in out
     async with engine.connect() as conn:
@@ -70,7 +56,7 @@ async def test_the_cli_recounts_what_an_older_replica_left_out(
     await counts_against_rebuild(engine, "T1")
     await all_against_oracle(engine, "T1")
 
-    code, out, err = await run_cli(database_url)
+    code, out, err = await stats_rebuild(database_url)
     assert (code, err) == (0, ""), err
     assert "every team" in out
     for team in ("T1", "T2"):
@@ -108,7 +94,7 @@ async def test_rebuilds_beside_live_writers_count_every_incident_once(
 
 
 async def test_the_cli_says_what_failed_without_a_database(tmp_path: object) -> None:
-    code, out, err = await run_cli("postgresql+asyncpg://u:secret@127.0.0.1:1/none")
+    code, out, err = await stats_rebuild("postgresql+asyncpg://u:secret@127.0.0.1:1/none")
     assert code == 1
     assert out == ""
     assert "secret" not in err
