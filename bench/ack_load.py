@@ -7,7 +7,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -104,6 +104,16 @@ class CellResult:
     def rps(self) -> float:
         return self.n / self.wall_s if self.wall_s else math.nan
 
+    async def run(self, workers: Iterable[Awaitable[None]], pid: int) -> None:
+        """The workers at once; their wall time and the server `pid`'s CPU are added to this cell."""
+        user_before, sys_before = process_cpu_s(pid)
+        started = time.perf_counter()
+        await asyncio.gather(*workers)
+        self.wall_s += time.perf_counter() - started
+        user_after, sys_after = process_cpu_s(pid)
+        self.server_user_s += user_after - user_before
+        self.server_sys_s += sys_after - sys_before
+
     @property
     def cpu_ms_per_req(self) -> tuple[float, float]:
         """The server process's (user, system) CPU time per request."""
@@ -162,13 +172,7 @@ async def run_cell(
             result.latencies.append(time.perf_counter() - started)
             result.errors += not ok
 
-    user_before, sys_before = process_cpu_s(server_pid)
     connects_before = count_connects()
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    result.wall_s += time.perf_counter() - started
-    user_after, sys_after = process_cpu_s(server_pid)
-    result.server_user_s += user_after - user_before
-    result.server_sys_s += sys_after - sys_before
+    await result.run((worker() for _ in range(concurrency)), server_pid)
     result.db_connects += count_connects() - connects_before
     return result

@@ -3,13 +3,12 @@ envelopes over the stand-in's WebSocket; the latency is envelope sent → ack re
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
-from bench.ack_load import CellResult, SlashCommand, process_cpu_s
+from bench.ack_load import CellResult, SlashCommand
 from playground.slack.socket_mode import SocketModeServer
 
 ACK_TIMEOUT_S = 60.0  # no re-sends while measuring: a slow ack is a figure, not a retry
@@ -39,11 +38,5 @@ async def run_socket_cell(
             result.latencies.append(time.perf_counter() - started)
             result.errors += not ok
 
-    user_before, sys_before = process_cpu_s(server_pid)
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    result.wall_s += time.perf_counter() - started
-    user_after, sys_after = process_cpu_s(server_pid)
-    result.server_user_s += user_after - user_before
-    result.server_sys_s += sys_after - sys_before
+    await result.run((worker() for _ in range(concurrency)), server_pid)
     return result

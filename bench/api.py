@@ -46,7 +46,7 @@ import aiohttp
 from sqlalchemy import insert
 
 from bench import list_history
-from bench.ack_load import CellResult, process_cpu_s
+from bench.ack_load import CellResult
 from bench.api_doors import ApiDoor, Call, ResponseInbox, SlackDoor
 from bench.cluster import throwaway_database
 from bench.war_room import CLI, SIGNING_SECRET, Serve
@@ -176,13 +176,7 @@ async def run_calls(
             into.latencies.append(time.perf_counter() - started)
             into.errors += not ok
 
-    user_before, sys_before = process_cpu_s(pid)
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    into.wall_s += time.perf_counter() - started
-    user_after, sys_after = process_cpu_s(pid)
-    into.server_user_s += user_after - user_before
-    into.server_sys_s += sys_after - sys_before
+    await into.run((worker() for _ in range(concurrency)), pid)
 
 
 async def walk(api: ApiDoor, slack: SlackDoor) -> list[tuple[list[int], str | None, str | None]]:

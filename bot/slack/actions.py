@@ -51,6 +51,11 @@ def where_clicked(body: dict[str, Any]) -> tuple[str, str | None]:
     return str(channel_id), message_ts if isinstance(message_ts, str) else None
 
 
+def clicker(context: AsyncBoltContext) -> tuple[str, str]:
+    """The team and the user a request came from ("" where Slack left one out: refused downstream)."""
+    return str(context.team_id or ""), str(context.user_id or "")
+
+
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
     service = deps.service
 
@@ -70,7 +75,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         except ValueError:
             raise BadButtonError() from None
         structlog.contextvars.bind_contextvars(incident_id=incident_id)
-        team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
+        team_id, user_id = clicker(context)
         channel_id, message_ts = where_clicked(body)
 
         async def apply() -> str | None:
@@ -103,14 +108,16 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         respond: AsyncRespond,
     ) -> None:
         await ack()
-        team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
+        team_id, user_id = clicker(context)
         channel_id, _ = where_clicked(body)
         state = deps.cursors.decode(
             action.get("value"), team_id=team_id, channel_id=channel_id, user_id=user_id
         )
 
-        async def next_page() -> None:
-            message = await list_page_message(
+        replace_after_ack(
+            deps,
+            respond,
+            lambda: list_page_message(
                 deps,
                 team_id=team_id,
                 channel_id=channel_id,
@@ -118,10 +125,10 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
                 list_filter=state.list_filter,
                 severity=state.severity,
                 after=state.position,
-            )
-            await respond(**message, replace_original=True)
-
-        after_ack(deps, respond, next_page, name="next_page", context=context)
+            ),
+            name="next_page",
+            context=context,
+        )
 
 
 REFUSED = "refused"  # what a button's work returns when it answered a refusal itself (a stale card)
@@ -152,3 +159,19 @@ def after_ack(
                 record(outcome)
 
     deps.tasks.spawn(run(), name=name)
+
+
+def replace_after_ack(
+    deps: ListenerDeps,
+    respond: AsyncRespond,
+    page: Callable[[], Awaitable[dict[str, Any]]],
+    *,
+    name: str,
+    context: AsyncBoltContext,
+) -> None:
+    """A Next page click: the page, built after the ack, replaces the clicked message."""
+
+    async def replace() -> None:
+        await respond(**await page(), replace_original=True)
+
+    after_ack(deps, respond, replace, name=name, context=context)

@@ -25,7 +25,7 @@ from bot.render.reminder import (
 )
 from bot.runtime import ListenerDeps
 from bot.service.reminders import ReminderService
-from bot.slack.actions import after_ack, clicked_incident_id
+from bot.slack.actions import after_ack, clicked_incident_id, clicker
 from bot.slack.replies import notice
 from domain import DomainError, IncidentValidationError
 from domain.durations import describe_duration
@@ -52,7 +52,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         await ack()
         incident_id = clicked_incident_id(action.get("value"))
         structlog.contextvars.bind_contextvars(incident_id=incident_id)
-        team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
+        team_id, user_id = clicker(context)
         trigger_id = str(body.get("trigger_id") or "")
 
         async def open_form() -> None:
@@ -80,7 +80,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         await ack()
         incident_id = clicked_incident_id(action.get("value"))
         structlog.contextvars.bind_contextvars(incident_id=incident_id)
-        team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
+        team_id, user_id = clicker(context)
 
         async def snooze() -> None:
             incident, after = await reminders.snooze(

@@ -14,7 +14,7 @@ from bot.render.postmortem import render_postmortem
 from bot.render.postmortem_reply import postmortem_messages
 from bot.render.timeline import TIMELINE_NEXT_ACTION_ID
 from bot.runtime import ListenerDeps
-from bot.slack.actions import after_ack, clicked_incident_id, where_clicked
+from bot.slack.actions import after_ack, clicked_incident_id, clicker, replace_after_ack, where_clicked
 from bot.slack.timeline_pages import timeline_page_message
 
 
@@ -28,15 +28,17 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         respond: AsyncRespond,
     ) -> None:
         await ack()
-        team_id, user_id = str(context.team_id or ""), str(context.user_id or "")
+        team_id, user_id = clicker(context)
         channel_id, _ = where_clicked(body)
         cursor = deps.timeline_cursors.decode(
             action.get("value"), team_id=team_id, channel_id=channel_id, user_id=user_id
         )
         structlog.contextvars.bind_contextvars(incident_id=cursor.incident_id)
 
-        async def next_page() -> None:
-            message = await timeline_page_message(
+        replace_after_ack(
+            deps,
+            respond,
+            lambda: timeline_page_message(
                 deps,
                 team_id=team_id,
                 channel_id=channel_id,
@@ -44,10 +46,10 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
                 incident_id=cursor.incident_id,
                 after_id=cursor.after_id,
                 shown=cursor.shown,
-            )
-            await respond(**message, replace_original=True)
-
-        after_ack(deps, respond, next_page, name="timeline.next_page", context=context)
+            ),
+            name="timeline.next_page",
+            context=context,
+        )
 
     @app.action(POSTMORTEM_ACTION_ID)
     async def on_postmortem(
@@ -56,7 +58,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         await ack()
         incident_id = clicked_incident_id(action.get("value"))
         structlog.contextvars.bind_contextvars(incident_id=incident_id)
-        team_id = str(context.team_id or "")
+        team_id, _ = clicker(context)
 
         async def draft() -> None:
             incident, events, more = await deps.service.whole_timeline(team_id, incident_id)
