@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain import Severity
+from storage.mapping import SEVERITIES
 from storage.models import DurationBucketRow, DurationHistogramRow, IncidentRow, seconds_between
 
 STAMPS: dict[str, Any] = {"ack": IncidentRow.acknowledged_at, "res": IncidentRow.resolved_at}
@@ -190,7 +191,6 @@ async def read_counts(connection: AsyncConnection, team_id: str) -> Counts:
         .having(total != 0)
     )
     counts: Counts = defaultdict(dict)
-    severities = {s.value: s for s in Severity}
     for metric, severity, bucket, count in rows.all():
-        counts[(metric, severities[severity])][bucket] = int(count)
+        counts[(metric, SEVERITIES[severity])][bucket] = int(count)
     return dict(counts)

@@ -35,11 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import ACTIVE_STATUSES, Severity
 from domain.stats import DurationSummary, IncidentStats, SeverityStats, StatsWindow
+from storage.mapping import SEVERITIES
 from storage.models import UTCDateTime, status_where
 from storage.stats_history import PERCENTILES, whole_history
-
-_SEVERITIES = {member.value: member for member in Severity}
-
 
 # Every severity named: a window is then one range of `ix_incidents_stats` per severity.
 _EVERY_SEVERITY = ", ".join(f"'{s.value}'" for s in Severity)
@@ -133,7 +131,7 @@ async def _window(
         return _from_long_rows(rows)
     found: dict[Severity | None, SeverityStats] = {}
     for row in rows:
-        severity = _SEVERITIES[row.severity] if row.severity is not None else None
+        severity = SEVERITIES[row.severity] if row.severity is not None else None
         found[severity] = SeverityStats(
             severity,
             int(row.declared),

@@ -9,7 +9,7 @@ from domain import EventKind, Incident, Severity, Status, TimelineEvent
 from storage.models import IncidentEventRow, IncidentRow
 
 # Plain dict look-ups: calling an Enum class per value costs more than the rest of the mapping.
-_SEVERITIES = {member.value: member for member in Severity}
+SEVERITIES = {member.value: member for member in Severity}
 _STATUSES = {member.value: member for member in Status}
 _EVENT_KINDS = {member.value: member for member in EventKind}
 
@@ -38,7 +38,7 @@ def incident_from_row(row: IncidentRow | Sequence[Any]) -> Incident:
     (id_, team, title, description, severity, status, commander, reporter, channel, card_channel, card_ts,
      created, updated, acked, mitigated, resolved, closed, version) = row  # fmt: skip
     return Incident(
-        id_, team, title, description, _SEVERITIES[severity], _STATUSES[status], reporter, channel,
+        id_, team, title, description, SEVERITIES[severity], _STATUSES[status], reporter, channel,
         created, updated, version, commander, acked, mitigated, resolved, closed, card_channel, card_ts,
     )  # fmt: skip
 
